@@ -1,0 +1,27 @@
+# Two commands matter: `make run` (deploy the dev stack on a local control
+# plane) and `make test` (every suite, real engine included). Both set up what
+# they need on a fresh machine.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test venv lint unit
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+unit: venv
+	$(VENV)/bin/pytest -m "unit or policies or rollout"
+
+test: venv lint
+	$(VENV)/bin/pytest
