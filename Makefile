@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test venv lint unit
+.PHONY: run test venv lint unit debian
 
 venv: $(VENV)/.installed
 
@@ -23,5 +23,8 @@ lint: venv
 unit: venv
 	$(VENV)/bin/pytest -m "unit or policies or rollout"
 
-test: venv lint
+debian:
+	./toolchain/debian-packages.sh
+
+test: venv debian lint
 	$(VENV)/bin/pytest
