@@ -1,0 +1,1 @@
+"""Components of the kgot-platform Pulumi program, and its typed stack settings."""
