@@ -1,0 +1,155 @@
+"""``Engine`` on the Pulumi Automation API: a LocalWorkspace on the project dir."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from pulumi import automation as auto
+from pulumi.automation.events import EngineEvent
+
+from kgot_rollout._engine import AppliedUpdate, PreviewReport, ResourceStep, is_routing_type
+from kgot_rollout._exceptions import EngineError, RefusedError, StackLockedError
+
+PROJECT = "kgot-platform"
+
+
+def _lock_message(stack: str) -> str:
+    return (
+        f"stack {stack}: another update holds the stack lock; nothing was changed. "
+        "Wait for it to finish (or `pulumi cancel` a stuck one) and run again."
+    )
+
+
+class AutomationEngine:
+    """A stack of the kgot-platform project, driven through the Automation API."""
+
+    def __init__(
+        self,
+        stack: str,
+        project_dir: Path,
+        *,
+        env_vars: Mapping[str, str] | None = None,
+        policy_packs: Sequence[str] = ("policies",),
+        on_event: Callable[[EngineEvent], None] | None = None,
+    ) -> None:
+        self._stack_name = stack
+        self._project_dir = project_dir
+        self._policy_packs = [str((project_dir / p).resolve()) for p in policy_packs]
+        self._on_event = on_event
+        try:
+            workspace = auto.LocalWorkspace(
+                work_dir=str(project_dir), env_vars=dict(env_vars or {})
+            )
+            self._stack = auto.Stack.select(stack, workspace)
+        except auto.StackNotFoundError as exc:
+            raise RefusedError(
+                f"stack {stack!r} does not exist in project {PROJECT} at {project_dir}; "
+                "allowed: an existing stack (pulumi stack ls)"
+            ) from exc
+        except auto.CommandError as exc:
+            raise EngineError(f"stack {stack}: cannot open the workspace: {exc}") from exc
+
+    @property
+    def stack(self) -> str:
+        return self._stack_name
+
+    def get_config(self) -> dict[str, str]:
+        try:
+            config = self._stack.get_all_config()
+        except auto.CommandError as exc:
+            raise EngineError(f"stack {self.stack}: reading config failed: {exc}") from exc
+        prefix = f"{PROJECT}:"
+        return {
+            key.removeprefix(prefix): value.value
+            for key, value in config.items()
+            if key.startswith(prefix) or ":" not in key
+        }
+
+    def set_config(self, values: Mapping[str, str]) -> None:
+        config = {key: auto.ConfigValue(value=value) for key, value in values.items()}
+        try:
+            self._stack.set_all_config(config)
+        except auto.CommandError as exc:
+            raise EngineError(f"stack {self.stack}: writing config failed: {exc}") from exc
+
+    def preview(self) -> PreviewReport:
+        steps: list[ResourceStep] = []
+
+        def collect(event: EngineEvent) -> None:
+            if event.resource_pre_event is not None:
+                meta = event.resource_pre_event.metadata
+                paths = tuple(meta.detailed_diff or ()) or tuple(meta.diffs or ())
+                steps.append(ResourceStep(meta.urn, meta.type, str(meta.op.value), paths))
+            if self._on_event is not None:
+                self._on_event(event)
+
+        try:
+            result = self._stack.preview(
+                diff=True, on_event=collect, policy_packs=self._policy_packs, color="never"
+            )
+        except auto.ConcurrentUpdateError as exc:
+            raise StackLockedError(_lock_message(self.stack)) from exc
+        except auto.CommandError as exc:
+            raise EngineError(f"stack {self.stack}: preview failed: {exc}") from exc
+        summary = {str(op.value): count for op, count in result.change_summary.items()}
+        return PreviewReport(change_summary=summary, steps=tuple(steps))
+
+    def up(self, *, message: str, target: Sequence[str] | None = None) -> Mapping[str, int]:
+        try:
+            result = self._stack.up(
+                message=message,
+                target=list(target) if target else None,
+                policy_packs=self._policy_packs,
+                on_event=self._on_event,
+                color="never",
+            )
+        except auto.ConcurrentUpdateError as exc:
+            raise StackLockedError(_lock_message(self.stack)) from exc
+        except auto.CommandError as exc:
+            raise EngineError(f"stack {self.stack}: update failed: {exc}") from exc
+        changes = result.summary.resource_changes or {}
+        return {str(op): count for op, count in changes.items()}
+
+    def routing_urns(self) -> list[str]:
+        try:
+            deployment = self._stack.export_stack()
+        except auto.CommandError as exc:
+            raise EngineError(f"stack {self.stack}: exporting state failed: {exc}") from exc
+        resources = deployment.deployment.get("resources", []) if deployment.deployment else []
+        return [
+            str(r["urn"])
+            for r in resources
+            if isinstance(r, dict) and is_routing_type(str(r.get("type", "")))
+        ]
+
+    def last_update(self) -> AppliedUpdate | None:
+        try:
+            history = self._stack.history(page_size=5, show_secrets=False)
+        except auto.CommandError as exc:
+            raise EngineError(f"stack {self.stack}: reading history failed: {exc}") from exc
+        prefix = f"{PROJECT}:"
+        for summary in history:
+            if summary.kind != "update":
+                continue
+            config = {
+                key.removeprefix(prefix): value.value for key, value in summary.config.items()
+            }
+            return AppliedUpdate(
+                result=summary.result,
+                config=config,
+                version=summary.version,
+                message=summary.message,
+            )
+        return None
+
+
+def describe_event_json(event: EngineEvent) -> str:
+    """One compact line for an engine event (for the rollout log)."""
+    if event.resource_pre_event is not None:
+        meta = event.resource_pre_event.metadata
+        return json.dumps({"op": str(meta.op.value), "urn": meta.urn})
+    if event.diagnostic_event is not None:
+        return json.dumps({"diagnostic": event.diagnostic_event.message.strip()})
+    return ""

@@ -1,0 +1,125 @@
+"""The engine interface the rollout drives, and the routing-only preview gate.
+
+The real implementation is ``_automation.AutomationEngine`` (Pulumi Automation
+API); tests use a fake with the same methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# Ops that leave a resource as it is.
+UNCHANGED_OPS = frozenset({"same", "read", "refresh"})
+# Property paths of a Deployment that only scale it (the standby kept warm or not).
+SCALING_PATHS = frozenset({"spec.replicas"})
+
+
+@dataclass(frozen=True)
+class ResourceStep:
+    """One resource's planned operation in a preview."""
+
+    urn: str
+    type: str
+    op: str
+    paths: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.urn.rsplit("::", 1)[-1]
+
+
+@dataclass(frozen=True)
+class PreviewReport:
+    change_summary: Mapping[str, int]
+    steps: tuple[ResourceStep, ...] = ()
+
+    @property
+    def changes(self) -> tuple[ResourceStep, ...]:
+        return tuple(s for s in self.steps if s.op not in UNCHANGED_OPS)
+
+
+@dataclass(frozen=True)
+class AppliedUpdate:
+    """The last update the engine ran: its result and the config it applied."""
+
+    result: str
+    config: Mapping[str, str] = field(default_factory=dict)
+    version: int | None = None
+    message: str = ""
+
+
+class Engine(Protocol):
+    """What the rollout needs from a Pulumi stack."""
+
+    @property
+    def stack(self) -> str: ...
+
+    def get_config(self) -> dict[str, str]:
+        """Stack config with un-namespaced keys (objects as JSON strings)."""
+        ...
+
+    def set_config(self, values: Mapping[str, str]) -> None: ...
+
+    def preview(self) -> PreviewReport: ...
+
+    def up(self, *, message: str, target: Sequence[str] | None = None) -> Mapping[str, int]:
+        """Run an update (with the policy pack); returns the change summary."""
+        ...
+
+    def routing_urns(self) -> list[str]:
+        """URNs of the routing resources in the stack's state."""
+        ...
+
+    def last_update(self) -> AppliedUpdate | None: ...
+
+
+def is_routing_type(resource_type: str) -> bool:
+    """Service, Gateway API HTTPRoute or Ingress: the only resources a shift may change."""
+    package, _, kind = resource_type.rpartition(":")
+    group = package.split(":", 1)[-1]
+    if kind == "Service":
+        return group.startswith("core/")
+    if kind == "HTTPRoute":
+        return group.startswith("gateway.networking.k8s.io/")
+    if kind == "Ingress":
+        return group.startswith("networking.k8s.io/")
+    return False
+
+
+def is_scaling_step(step: ResourceStep) -> bool:
+    """A Deployment update that only changes its replica count."""
+    return (
+        step.op == "update"
+        and step.type.endswith(":Deployment")
+        and bool(step.paths)
+        and all(path in SCALING_PATHS for path in step.paths)
+    )
+
+
+def unsafe_changes(report: PreviewReport, *, allow_scaling: bool = True) -> list[ResourceStep]:
+    """Planned changes that are not routing (or, when allowed, standby scaling).
+
+    The stack resource itself (``pulumi:pulumi:Stack``) changes its outputs on a
+    colour flip; that is not a cluster change.
+    """
+    unsafe: list[ResourceStep] = []
+    for step in report.changes:
+        if step.type == "pulumi:pulumi:Stack":
+            continue
+        if step.op == "update" and is_routing_type(step.type):
+            continue
+        if allow_scaling and is_scaling_step(step):
+            continue
+        unsafe.append(step)
+    # change_summary without per-resource steps: trust only "same".
+    if not report.steps:
+        for op, count in report.change_summary.items():
+            if op not in UNCHANGED_OPS and count:
+                unsafe.append(ResourceStep(urn=f"<{count} resources>", type="?", op=op))
+    return unsafe
+
+
+def describe_steps(steps: Sequence[ResourceStep]) -> str:
+    return ", ".join(f"{s.op} {s.type} {s.name}" for s in steps)

@@ -1,0 +1,106 @@
+"""The metric gate: a colour's rollback triggers, evaluated on Prometheus."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from kgot_rollout._exceptions import MetricsUnavailableError
+from kgot_rollout._prometheus import MetricsSource
+from kgot_rollout._queries import QuerySet, render
+from kgot_rollout._settings import RolloutSettings
+from kgot_rollout._triggers import GateResult, TriggerSpec, Verdict, evaluate, worst_of
+
+BUILTIN_TRIGGERS = ("error_rate", "latency", "cpu", "health")
+
+
+@dataclass(frozen=True)
+class Gate:
+    source: MetricsSource
+    settings: RolloutSettings
+    queries: QuerySet
+    step: float
+    skip: Collection[str] = ()
+
+    def _render(self, template: str, colour: str) -> str:
+        return render(
+            template,
+            colour=colour,
+            namespace=self.settings.namespace,
+            services=self.settings.services,
+            rate_window=self.queries.rate_window,
+        )
+
+    def baseline_latency(self, colour: str, at: float) -> float | None:
+        """p95 latency of ``colour`` now (the active colour, before a shift)."""
+        values = self.source.query(self._render(self.queries.latency_p95, colour), at)
+        finite = [v for v in values if math.isfinite(v) and v > 0]
+        return max(finite) if finite else None
+
+    def triggers(self, colour: str, baseline: float | None) -> tuple[TriggerSpec, ...]:
+        rb = self.settings.rollback
+        specs = [
+            TriggerSpec(
+                "error_rate",
+                self._render(self.queries.error_rate, colour),
+                rb.error_rate.threshold,
+                ">",
+                rb.error_rate.window_seconds,
+            ),
+            TriggerSpec(
+                "latency",
+                self._render(self.queries.latency_p95, colour),
+                None if baseline is None else rb.latency_ratio.threshold * baseline,
+                ">",
+                rb.latency_ratio.window_seconds,
+                missing_reason="no baseline p95 latency on the active colour",
+            ),
+            TriggerSpec(
+                "cpu",
+                self._render(self.queries.cpu, colour),
+                rb.cpu.threshold,
+                ">",
+                rb.cpu.window_seconds,
+            ),
+            TriggerSpec(
+                "health",
+                self._render(self.queries.health, colour),
+                1.0,
+                "<",
+                rb.health_window_seconds,
+            ),
+        ]
+        specs.extend(
+            TriggerSpec(
+                c.name,
+                self._render(c.query, colour),
+                c.threshold,
+                c.comparison,
+                c.window_seconds,
+                metric=f"custom:{c.name}",
+            )
+            for c in rb.custom
+        )
+        return tuple(s for s in specs if s.name not in self.skip)
+
+    def check(
+        self, specs: tuple[TriggerSpec, ...], *, now: float, since: float | None
+    ) -> GateResult:
+        verdicts: list[Verdict] = []
+        for spec in specs:
+            start = now - spec.window_seconds - 3 * self.step
+            if since is not None:
+                start = max(start, since)
+            start = min(start, now - self.step)
+            try:
+                series = (
+                    self.source.query_range(spec.query, start, now, self.step)
+                    if spec.threshold is not None
+                    else []
+                )
+            except MetricsUnavailableError as exc:
+                return GateResult(at=now, verdicts=tuple(verdicts), error=str(exc))
+            merged = worst_of(series, spec.comparison)
+            verdicts.append(evaluate(spec, merged, now=now, step=self.step, since=since))
+        return GateResult(at=now, verdicts=tuple(verdicts))

@@ -1,0 +1,163 @@
+"""What happened: greppable log lines and the rollout history beside them.
+
+Everything lives under ``logs/deployment/``: ``rollout.log`` (every event),
+``rollback.log`` (rollbacks and health failures only, as the operations guide
+greps them), ``history-<stack>.jsonl`` (one JSON event a line) and, per
+rollout, ``<rollout id>.samples.jsonl`` (every gate evaluation, for reports).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kgot_rollout._triggers import GateResult
+
+
+def _timestamp(at: float) -> str:
+    return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+def _logfmt(value: object) -> str:
+    text = str(value)
+    if text and all(c.isalnum() or c in "-_.:/%@" for c in text):
+        return text
+    return json.dumps(text)
+
+
+@dataclass
+class Rollout:
+    """One rollout (a shift, promotion, watch or manual rollback) as history tells it."""
+
+    id: str
+    kind: str
+    stack: str
+    events: list[dict[str, object]] = field(default_factory=list)
+
+    def _last(self, key: str) -> object:
+        for event in reversed(self.events):
+            if key in event:
+                return event[key]
+        return None
+
+    @property
+    def status(self) -> str:
+        return str(self._last("status") or "running")
+
+    @property
+    def started(self) -> float:
+        return float(str(self.events[0]["time"])) if self.events else 0.0
+
+    @property
+    def finished(self) -> float | None:
+        for event in reversed(self.events):
+            if event.get("event") == "finished":
+                return float(str(event["time"]))
+        return None
+
+    def value(self, key: str) -> object:
+        for event in self.events:
+            if key in event:
+                return event[key]
+        return None
+
+    def latest(self, key: str) -> object:
+        return self._last(key)
+
+
+class Journal:
+    def __init__(self, log_dir: Path, stack: str) -> None:
+        self.log_dir = log_dir
+        self.stack = stack
+        log_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def history_path(self) -> Path:
+        return self.log_dir / f"history-{self.stack}.jsonl"
+
+    def samples_path(self, rollout_id: str) -> Path:
+        return self.log_dir / f"{rollout_id}.samples.jsonl"
+
+    def log(
+        self,
+        message: str,
+        *,
+        level: str = "INFO",
+        rollout: str = "-",
+        rollback: bool = False,
+        **fields: object,
+    ) -> None:
+        now = time.time()
+        parts = [_timestamp(now), f"level={level}", f"stack={self.stack}", f"rollout={rollout}"]
+        parts.extend(f"{k}={_logfmt(v)}" for k, v in fields.items())
+        line = f"{' '.join(parts)} msg={json.dumps(message)}\n"
+        with (self.log_dir / "rollout.log").open("a", encoding="utf-8") as out:
+            out.write(line)
+        if rollback:
+            with (self.log_dir / "rollback.log").open("a", encoding="utf-8") as out:
+                out.write(line)
+
+    def record(self, rollout_id: str, kind: str, event: str, **data: object) -> None:
+        entry: dict[str, object] = {
+            "time": time.time(),
+            "stack": self.stack,
+            "rollout": rollout_id,
+            "kind": kind,
+            "event": event,
+        }
+        entry.update(data)
+        with self.history_path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(entry, sort_keys=True) + "\n")
+
+    def record_gate(self, rollout_id: str, colour: str, weight: int, result: GateResult) -> None:
+        entry = {
+            "time": result.at,
+            "colour": colour,
+            "weight": weight,
+            "status": result.status.value,
+            "error": result.error,
+            "values": {v.trigger.name: v.value for v in result.verdicts},
+            "thresholds": {v.trigger.name: v.trigger.threshold for v in result.verdicts},
+        }
+        with self.samples_path(rollout_id).open("a", encoding="utf-8") as out:
+            out.write(json.dumps(entry, sort_keys=True) + "\n")
+
+    def rollouts(self) -> list[Rollout]:
+        """All rollouts of this stack, oldest first."""
+        if not self.history_path.exists():
+            return []
+        by_id: dict[str, Rollout] = {}
+        for line in self.history_path.read_text(encoding="utf-8").splitlines():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(event, dict):
+                continue
+            rollout_id = str(event.get("rollout", ""))
+            if rollout_id not in by_id:
+                by_id[rollout_id] = Rollout(
+                    rollout_id, str(event.get("kind", "")), str(event.get("stack", ""))
+                )
+            by_id[rollout_id].events.append(event)
+        return list(by_id.values())
+
+    def last_rollout(self, *, kinds: tuple[str, ...] = ("shift", "promote")) -> Rollout | None:
+        for rollout in reversed(self.rollouts()):
+            if rollout.kind in kinds:
+                return rollout
+        return None
+
+    def samples(self, rollout_id: str) -> list[Mapping[str, object]]:
+        path = self.samples_path(rollout_id)
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def new_rollout_id(kind: str) -> str:
+    return f"{kind}-{datetime.now(tz=UTC).strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10000:04d}"

@@ -1,0 +1,69 @@
+"""Deployment metrics, rebuilt from the rollout history on every run.
+
+Counters computed from history stay right across processes, so the textfile
+(always written) and the Pushgateway (when configured) agree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, push_to_gateway
+from prometheus_client import write_to_textfile as _write_textfile
+
+from kgot_rollout._journal import Rollout
+
+DURATION_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
+
+
+def build_registry(environment: str, rollouts: list[Rollout]) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    deployments = Counter(
+        "kgot_deployments",
+        "Rollouts by final status",
+        ["environment", "status"],
+        registry=registry,
+    )
+    duration = Histogram(
+        "kgot_deployment_duration_seconds",
+        "Time from the start of a rollout to its end",
+        buckets=DURATION_BUCKETS,
+        registry=registry,
+    )
+    rollbacks = Counter(
+        "kgot_rollbacks",
+        "Rollbacks by trigger and whether routing was restored",
+        ["environment", "trigger", "success"],
+        registry=registry,
+    )
+    violations = Counter(
+        "kgot_sla_violations",
+        "Trigger breaches and missing-data holds found by the gate",
+        ["environment", "metric", "severity"],
+        registry=registry,
+    )
+    for rollout in rollouts:
+        for event in rollout.events:
+            name = event.get("event")
+            if name == "breach":
+                metric = str(event.get("metric") or event.get("trigger") or "unknown")
+                violations.labels(environment, metric, "critical").inc()
+            elif name == "missing-data":
+                violations.labels(environment, "missing_data", "warning").inc()
+            elif name == "rolled-back":
+                success = "true" if event.get("success", True) else "false"
+                rollbacks.labels(environment, str(event.get("trigger", "manual")), success).inc()
+        finished = rollout.finished
+        if rollout.kind in ("shift", "promote") and finished is not None:
+            deployments.labels(environment, rollout.status).inc()
+            duration.observe(max(0.0, finished - rollout.started))
+    return registry
+
+
+def write_textfile(path: Path, registry: CollectorRegistry) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_textfile(str(path), registry)
+
+
+def push(gateway: str, stack: str, registry: CollectorRegistry) -> None:
+    push_to_gateway(gateway, job="kgot-rollout", registry=registry, grouping_key={"stack": stack})

@@ -1,0 +1,69 @@
+"""Slack and PagerDuty (Events v2) notifications for rollbacks, breaches and finished rollouts.
+
+Webhook URLs and routing keys come from secret stack config; no message,
+log line or error here ever contains them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import requests
+
+from kgot_rollout._settings import NotificationSettings
+
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+
+# Notification kinds: what happened, and whether it pages.
+ROLLBACK = "rollback"
+BREACH = "breach"
+FINISHED = "finished"
+HELD = "held"
+_PAGES = {ROLLBACK: "critical", BREACH: "critical", HELD: "warning"}
+
+
+@dataclass
+class Notifier:
+    settings: NotificationSettings
+    source: str
+    pagerduty_url: str = PAGERDUTY_EVENTS_URL
+    timeout: float = 5.0
+    warn: Callable[[str], None] = field(default=lambda message: None)
+
+    def notify(
+        self, kind: str, summary: str, *, dedup_key: str, details: Mapping[str, object]
+    ) -> None:
+        """Send to every configured receiver; failures are reported, never raised."""
+        if self.settings.slack_webhook_url:
+            emoji = {ROLLBACK: ":rotating_light:", BREACH: ":warning:", HELD: ":pause_button:"}
+            text = f"{emoji.get(kind, ':white_check_mark:')} {summary}"
+            self._post("Slack", self.settings.slack_webhook_url, {"text": text})
+        if self.settings.pagerduty_routing_key:
+            event: dict[str, object] = {
+                "routing_key": self.settings.pagerduty_routing_key,
+                "dedup_key": dedup_key,
+            }
+            if kind in _PAGES:
+                event["event_action"] = "trigger"
+                event["payload"] = {
+                    "summary": summary[:1024],
+                    "source": self.source,
+                    "severity": _PAGES[kind],
+                    "component": "kgot-rollout",
+                    "custom_details": dict(details),
+                }
+            else:
+                # A finished rollout resolves whatever it paged for.
+                event["event_action"] = "resolve"
+            self._post("PagerDuty", self.pagerduty_url, event)
+
+    def _post(self, receiver: str, url: str, body: Mapping[str, object]) -> None:
+        try:
+            response = requests.post(url, json=body, timeout=self.timeout)
+        except requests.RequestException as exc:
+            # The exception text carries the URL (a secret): report only its kind.
+            self.warn(f"{receiver} notification failed: {type(exc).__name__}")
+            return
+        if response.status_code >= 300:
+            self.warn(f"{receiver} notification failed: HTTP {response.status_code}")

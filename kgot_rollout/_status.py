@@ -1,0 +1,125 @@
+"""``status`` and ``history``: the true traffic state and the past rollouts."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from kgot_rollout._journal import Journal
+from kgot_rollout._rollout import Rollouts
+from kgot_rollout._settings import parse_traffic
+
+
+def _when(at: float | None) -> str:
+    if at is None:
+        return "-"
+    return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def status_data(rollouts: Rollouts, journal: Journal) -> dict[str, object]:
+    settings = rollouts.settings()
+    traffic = settings.traffic
+    applied = rollouts.engine.last_update()
+    applied_state: dict[str, object] | None = None
+    in_sync = False
+    if applied is not None:
+        try:
+            applied_traffic = parse_traffic(dict(applied.config))
+            applied_state = {
+                "result": applied.result,
+                "version": applied.version,
+                "activeColor": applied_traffic.active,
+                "standbyWeight": applied_traffic.standby_weight,
+            }
+            in_sync = applied.result == "succeeded" and applied_traffic == traffic
+        except Exception:
+            applied_state = {"result": applied.result, "version": applied.version}
+    last = journal.last_rollout(kinds=("shift", "promote", "rollback", "watch"))
+    return {
+        "stack": settings.stack,
+        "environment": settings.environment,
+        "activeColor": traffic.active,
+        "standbyColor": traffic.standby,
+        "standbyWeight": traffic.standby_weight,
+        "weights": {
+            traffic.active: 100 - traffic.standby_weight,
+            traffic.standby: traffic.standby_weight,
+        },
+        "versions": dict(settings.versions),
+        "standbyReplicas": settings.standby_replicas,
+        "lastUpdate": applied_state,
+        "inSync": in_sync,
+        "lastRollout": None
+        if last is None
+        else {
+            "id": last.id,
+            "kind": last.kind,
+            "status": last.status,
+            "started": _when(last.started),
+            "finished": _when(last.finished),
+            "message": last.latest("message"),
+        },
+    }
+
+
+def render_status(rollouts: Rollouts, journal: Journal, *, as_json: bool) -> str:
+    data = status_data(rollouts, journal)
+    if as_json:
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+    versions = data["versions"]
+    assert isinstance(versions, dict)
+    active, standby = str(data["activeColor"]), str(data["standbyColor"])
+    weight = int(str(data["standbyWeight"]))
+    lines = [
+        f"stack:    {data['stack']} ({data['environment']})",
+        f"active:   {active} {versions.get(active)}  {100 - weight}%",
+        f"standby:  {standby} {versions.get(standby)}  {weight}%"
+        + (
+            f"  (replicas while idle: {data['standbyReplicas']})"
+            if data["standbyReplicas"] is not None
+            else ""
+        ),
+    ]
+    applied = data["lastUpdate"]
+    if not isinstance(applied, dict):
+        lines.append("applied:  never (no update has run on this stack)")
+    elif data["inSync"]:
+        lines.append(f"applied:  yes (update {applied.get('version')} succeeded)")
+    else:
+        lines.append(
+            f"applied:  NO: the last update ({applied.get('result')}) applied "
+            f"activeColor={applied.get('activeColor')} "
+            f"standbyWeight={applied.get('standbyWeight')}; the config above is not live "
+            "(interrupted?). Run `shift` to resume or `rollback`."
+        )
+    last = data["lastRollout"]
+    if isinstance(last, dict):
+        lines.append(
+            f"last:     {last['id']} {last['status']} (started {last['started']}, "
+            f"finished {last['finished']})"
+        )
+        if last.get("message"):
+            lines.append(f"          {last['message']}")
+    else:
+        lines.append("last:     no rollout recorded")
+    return "\n".join(lines) + "\n"
+
+
+def render_history(journal: Journal, *, limit: int, as_json: bool) -> str:
+    rollouts = journal.rollouts()[-limit:] if limit > 0 else journal.rollouts()
+    if as_json:
+        return json.dumps([r.events for r in rollouts], indent=2, sort_keys=True) + "\n"
+    if not rollouts:
+        return "no rollouts recorded\n"
+    lines = []
+    for rollout in rollouts:
+        source, target = rollout.value("source"), rollout.value("target")
+        direction = (
+            f"{source} -> {target}" if source and target else str(rollout.value("colour") or "")
+        )
+        trigger = rollout.latest("trigger")
+        lines.append(
+            f"{_when(rollout.started)}  {rollout.id:<34} {rollout.kind:<8} {direction:<15} "
+            f"{rollout.status:<12} {'trigger=' + str(trigger) if trigger else ''}".rstrip()
+        )
+    return "\n".join(lines) + "\n"

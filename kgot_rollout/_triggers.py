@@ -1,0 +1,151 @@
+"""Trigger logic on series: thresholds held for a window, and missing data.
+
+Pure functions over ``(timestamp, value)`` samples, so the same logic runs on
+Prometheus range queries and on recorded series in tests. A trigger is
+*breached* when its condition held at every sample for at least its window
+(the ``for:`` of a Prometheus alert), *pending* while it holds for less, and
+*missing* when there is no recent finite sample.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kgot_rollout._settings import Comparison
+
+Sample = tuple[float, float]
+Series = Sequence[Sample]
+
+
+class Status(enum.Enum):
+    OK = "ok"
+    PENDING = "pending"
+    BREACH = "breach"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    """One rendered trigger: a PromQL query and the condition that breaches it."""
+
+    name: str
+    query: str
+    threshold: float | None
+    comparison: Comparison
+    window_seconds: float
+    metric: str = ""
+    missing_reason: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.metric or self.name
+
+    def condition(self) -> str:
+        if self.threshold is None:
+            return f"{self.name} (no threshold: {self.missing_reason})"
+        return f"{self.name} {self.comparison} {self.threshold:g} for {self.window_seconds:g}s"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    trigger: TriggerSpec
+    status: Status
+    value: float | None = None
+    breaching_since: float | None = None
+    reason: str = ""
+
+    def describe(self) -> str:
+        value = "no data" if self.value is None else f"{self.value:.4g}"
+        text = f"{self.trigger.name}={value} ({self.status.value}; {self.trigger.condition()})"
+        return f"{text}: {self.reason}" if self.reason else text
+
+
+def breaches(value: float, threshold: float, comparison: Comparison) -> bool:
+    if comparison == ">":
+        return value > threshold
+    if comparison == "<":
+        return value < threshold
+    if comparison == ">=":
+        return value >= threshold
+    return value <= threshold
+
+
+def worst_of(series: Sequence[Series], comparison: Comparison) -> list[Sample]:
+    """Merge several series into one, keeping the value closest to breaching."""
+    by_time: dict[float, float] = {}
+    pick = max if comparison in (">", ">=") else min
+    for one in series:
+        for t, v in one:
+            if not math.isfinite(v):
+                continue
+            by_time[t] = pick(by_time[t], v) if t in by_time else v
+    return sorted(by_time.items())
+
+
+def evaluate(
+    spec: TriggerSpec,
+    samples: Series,
+    *,
+    now: float,
+    step: float,
+    since: float | None = None,
+) -> Verdict:
+    """Judge one trigger at ``now`` from its samples (spaced ``step`` seconds apart)."""
+    if spec.threshold is None:
+        return Verdict(spec, Status.MISSING, reason=spec.missing_reason or "no threshold")
+    finite = sorted(
+        (t, v)
+        for t, v in samples
+        if math.isfinite(v) and t <= now + 1e-6 and (since is None or t >= since)
+    )
+    # A gap longer than this breaks a run of samples, and makes the latest one stale.
+    max_gap = 2.5 * step
+    if not finite:
+        return Verdict(spec, Status.MISSING, reason="no samples")
+    latest_t, latest_v = finite[-1]
+    if now - latest_t > max_gap:
+        return Verdict(spec, Status.MISSING, reason=f"latest sample is {now - latest_t:.0f}s old")
+    if not breaches(latest_v, spec.threshold, spec.comparison):
+        return Verdict(spec, Status.OK, value=latest_v)
+    run_start = latest_t
+    for t, v in reversed(finite[:-1]):
+        if run_start - t > max_gap or not breaches(v, spec.threshold, spec.comparison):
+            break
+        run_start = t
+    if latest_t - run_start >= spec.window_seconds:
+        return Verdict(spec, Status.BREACH, value=latest_v, breaching_since=run_start)
+    return Verdict(spec, Status.PENDING, value=latest_v, breaching_since=run_start)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """All triggers of one colour at one instant."""
+
+    at: float
+    verdicts: tuple[Verdict, ...]
+    error: str = ""
+
+    def with_status(self, status: Status) -> tuple[Verdict, ...]:
+        return tuple(v for v in self.verdicts if v.status is status)
+
+    @property
+    def status(self) -> Status:
+        if self.error:
+            return Status.MISSING
+        for status in (Status.BREACH, Status.MISSING, Status.PENDING):
+            if self.with_status(status):
+                return status
+        return Status.OK
+
+    @property
+    def fired(self) -> Verdict | None:
+        breached = self.with_status(Status.BREACH)
+        return breached[0] if breached else None
+
+    def describe(self) -> str:
+        if self.error:
+            return self.error
+        return "; ".join(v.describe() for v in self.verdicts)

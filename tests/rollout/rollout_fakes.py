@@ -1,0 +1,211 @@
+"""Fakes for the rollout tool's engine, metrics and clock (no Pulumi, no Prometheus)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from components.settings import read_stack_file
+from kgot_rollout._engine import AppliedUpdate, PreviewReport, ResourceStep
+from kgot_rollout._exceptions import StackLockedError
+from kgot_rollout._queries import QuerySet
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("controller", "graph-store")
+
+# Queries a fake metrics source can recognise: trigger name and colour.
+FAKE_QUERIES = QuerySet(
+    error_rate='error_rate{color="$colour"}',
+    latency_p95='latency{color="$colour"}',
+    cpu='cpu{color="$colour"}',
+    health='health{color="$colour"}',
+    rate_window="5s",
+)
+
+
+def dev_config(**overrides: object) -> dict[str, object]:
+    """The dev stack's config (as the Automation API gives it), with overrides."""
+    raw = read_stack_file(ROOT / "Pulumi.dev.yaml")
+    raw["rollback"] = {
+        "errorRate": {"threshold": 0.05, "windowSeconds": 20},
+        "latency": {"ratio": 2.0, "windowSeconds": 20},
+        "cpu": {"threshold": 0.85, "windowSeconds": 30},
+        "monitoringWindowSeconds": 60,
+        "onMissingData": "hold",
+        "onBreach": "rollback",
+        "customTriggers": [],
+    }
+    raw.update(overrides)
+    return raw
+
+
+def _as_text(value: object) -> str:
+    return json.dumps(value) if isinstance(value, dict | list) else str(value)
+
+
+@dataclass
+class FakeEngine:
+    """An in-memory stack: config, the last applied config, and recorded calls."""
+
+    config: dict[str, str]
+    stack: str = "dev"
+    calls: list[tuple[str, object]] = field(default_factory=list)
+    extra_changes: list[ResourceStep] = field(default_factory=list)
+    locked: bool = False
+    fail_up: bool = False
+    on_up: Callable[[Mapping[str, str]], None] | None = None
+    applied: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def for_config(cls, raw: Mapping[str, object], **kwargs: object) -> FakeEngine:
+        config = {k: _as_text(v) for k, v in raw.items()}
+        engine = cls(config=config, **kwargs)  # type: ignore[arg-type]
+        engine.applied = dict(config)
+        return engine
+
+    def get_config(self) -> dict[str, str]:
+        return dict(self.config)
+
+    def set_config(self, values: Mapping[str, str]) -> None:
+        self.calls.append(("set_config", dict(values)))
+        self.config.update(values)
+
+    def urn(self, kind: str, name: str) -> str:
+        return f"urn:pulumi:{self.stack}::kgot-platform::{kind}::{name}"
+
+    def preview(self) -> PreviewReport:
+        self.calls.append(("preview", None))
+        if self.locked:
+            raise StackLockedError(f"stack {self.stack}: another update holds the stack lock")
+        steps: list[ResourceStep] = []
+        for svc in SERVICES:
+            flip = self.config["activeColor"] != self.applied.get("activeColor")
+            weight = self.config["standbyWeight"] != self.applied.get("standbyWeight")
+            steps.append(
+                ResourceStep(
+                    self.urn("kubernetes:core/v1:Service", svc),
+                    "kubernetes:core/v1:Service",
+                    "update" if flip else "same",
+                    ("spec.selector",) if flip else (),
+                )
+            )
+            route = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+            steps.append(
+                ResourceStep(
+                    self.urn(route, svc),
+                    route,
+                    "update" if flip or weight else "same",
+                    ("spec.rules",) if flip or weight else (),
+                )
+            )
+        steps.extend(self.extra_changes)
+        counts: dict[str, int] = {}
+        for step in steps:
+            counts[step.op] = counts.get(step.op, 0) + 1
+        return PreviewReport(change_summary=counts, steps=tuple(steps))
+
+    def up(self, *, message: str, target: Sequence[str] | None = None) -> Mapping[str, int]:
+        self.calls.append(("up", {"message": message, "target": list(target or [])}))
+        if self.locked:
+            raise StackLockedError(f"stack {self.stack}: another update holds the stack lock")
+        if self.fail_up:
+            from kgot_rollout._exceptions import EngineError
+
+            raise EngineError("update failed: provider error")
+        self.applied = dict(self.config)
+        if self.on_up is not None:
+            self.on_up(self.applied)
+        return {"update": 2}
+
+    def routing_urns(self) -> list[str]:
+        route = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+        return [self.urn("kubernetes:core/v1:Service", s) for s in SERVICES] + [
+            self.urn(route, s) for s in SERVICES
+        ]
+
+    def last_update(self) -> AppliedUpdate | None:
+        return AppliedUpdate(result="succeeded", config=dict(self.applied), version=1)
+
+    # -- helpers for assertions ----------------------------------------------------
+    def ups(self) -> list[dict[str, object]]:
+        return [c[1] for c in self.calls if c[0] == "up"]  # type: ignore[misc]
+
+    @property
+    def traffic(self) -> tuple[str, int]:
+        return self.config["activeColor"], int(self.config["standbyWeight"])
+
+    @property
+    def applied_traffic(self) -> tuple[str, int]:
+        return self.applied["activeColor"], int(self.applied["standbyWeight"])
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self.t = start
+        self.on_sleep: Callable[[float], None] | None = None
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+        if self.on_sleep is not None:
+            self.on_sleep(self.t)
+
+
+_QUERY = re.compile(r'^(\w+)\{color="(\w+)"\}$')
+Curve = Callable[[float], float | None]
+
+
+@dataclass
+class RecordedMetrics:
+    """Series per (trigger, colour) as functions of time; ``None`` is a gap."""
+
+    curves: dict[tuple[str, str], Curve] = field(default_factory=dict)
+    down: bool = False
+    queries: list[str] = field(default_factory=list)
+
+    def set(self, name: str, colour: str, curve: Curve) -> None:
+        self.curves[(name, colour)] = curve
+
+    def _curve(self, query: str) -> Curve | None:
+        self.queries.append(query)
+        if self.down:
+            from kgot_rollout._exceptions import MetricsUnavailableError
+
+            raise MetricsUnavailableError("Prometheus at http://fake unreachable: refused")
+        match = _QUERY.match(query)
+        if match is None:
+            return None
+        return self.curves.get((match.group(1), match.group(2)))
+
+    def query_range(
+        self, query: str, start: float, end: float, step: float
+    ) -> list[list[tuple[float, float]]]:
+        curve = self._curve(query)
+        if curve is None:
+            return []
+        points: list[tuple[float, float]] = []
+        t = end
+        while t >= start - 1e-9:
+            value = curve(t)
+            if value is not None:
+                points.append((t, value))
+            t -= step
+        return [sorted(points)] if points else []
+
+    def query(self, query: str, at: float | None = None) -> list[float]:
+        curve = self._curve(query)
+        value = curve(at or 0.0) if curve is not None else None
+        return [] if value is None else [value]
+
+
+def healthy(metrics: RecordedMetrics, *colours: str) -> None:
+    for colour in colours:
+        metrics.set("error_rate", colour, lambda t: 0.01)
+        metrics.set("latency", colour, lambda t: 0.100)
+        metrics.set("cpu", colour, lambda t: 0.30)
+        metrics.set("health", colour, lambda t: 1.0)
