@@ -413,12 +413,18 @@ class Rollouts:
         elif state.standby_weight > 0:
             wanted = TrafficState(state.active, 0)
         else:
-            last = self.journal.last_rollout()
-            previous = last.value("source") if last is not None else None
-            if last is not None and last.value("target") == state.active and previous:
-                wanted = TrafficState(other_colour(state.active), 0)
-            else:
-                wanted = TrafficState(state.standby, 0)
+            last = self.journal.last_rollout(kinds=("shift", "promote", "rollback"))
+            if (
+                last is not None
+                and last.kind == "rollback"
+                and last.value("target") == (state.active)
+            ):
+                return Outcome(
+                    ExitCode.DONE,
+                    f"already rolled back to {state.active} ({last.id}); "
+                    "use --to to flip to a given colour",
+                )
+            wanted = TrafficState(state.standby, 0)
         if wanted == state:
             return Outcome(ExitCode.DONE, f"{state.describe()} already; nothing to roll back")
         if wanted.active != state.active and settings.standby_replicas == 0 and not force:

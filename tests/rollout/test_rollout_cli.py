@@ -1,0 +1,321 @@
+"""The CLI against a fake engine and recorded metrics: shifts, rollbacks, holds, refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import Harness
+from rollout_fakes import FakeEngine, dev_config, healthy
+
+from kgot_rollout._engine import ResourceStep
+from kgot_rollout._types import ExitCode
+from kgot_rollout.cli import build_parser
+
+pytestmark = pytest.mark.rollout
+
+
+def events(h: Harness, name: str) -> list[dict[str, object]]:
+    return [e for e in h.history() if e["event"] == name]
+
+
+def test_healthy_shift_promotes_in_steps(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    code = harness.run("shift", "--to", "green", "--steps", "10,50,100", "--hold", "20")
+    assert code == ExitCode.DONE, harness.stderr
+    assert harness.engine.traffic == ("green", 0)
+    assert harness.engine.applied_traffic == ("green", 0)
+    ups = harness.engine.ups()
+    assert len(ups) == 3
+    assert all(not up["target"] for up in ups)
+    # Every step previews before its up.
+    kinds = [c[0] for c in harness.engine.calls if c[0] in ("preview", "up")]
+    assert kinds == ["preview", "up"] * 3
+    assert [e["weight"] for e in events(harness, "step-passed")] == [10, 50, 100]
+    assert events(harness, "finished")[-1]["status"] == "promoted"
+    assert "green promoted" in harness.stdout
+    metrics = (harness.log_dir / "kgot_rollout.prom").read_text()
+    assert 'kgot_deployments_total{environment="dev",status="promoted"} 1.0' in metrics
+    assert "kgot_deployment_duration_seconds_count 1.0" in metrics
+
+
+def test_breach_during_a_step_rolls_back_routing_only(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    breach_at = harness.clock.now() + 30.0
+    harness.metrics.set("error_rate", "green", lambda t: 0.30 if t >= breach_at else 0.01)
+    code = harness.run("shift", "--to", "green", "--steps", "25,50,100", "--hold", "20")
+    assert code == ExitCode.ROLLED_BACK, harness.stderr
+    assert harness.engine.traffic == ("blue", 0)
+    assert harness.engine.applied_traffic == ("blue", 0)
+    rollback_up = harness.engine.ups()[-1]
+    assert rollback_up["target"] == harness.engine.routing_urns()
+    assert "Rollback triggered" in harness.log("rollback.log")
+    breach = events(harness, "breach")[0]
+    assert breach["trigger"] == "error_rate"
+    # Decided within the window (20 s) plus one evaluation interval (5 s) of the breach.
+    assert float(str(breach["time"])) > 0
+    decided = harness.clock.now()
+    assert decided - breach_at <= 20 + 5
+    rolled = events(harness, "rolled-back")[0]
+    assert rolled["success"] is True and rolled["trigger"] == "error_rate"
+    metrics = (harness.log_dir / "kgot_rollout.prom").read_text()
+    assert (
+        'kgot_rollbacks_total{environment="dev",success="true",trigger="error_rate"} 1.0' in metrics
+    )
+    assert (
+        'kgot_sla_violations_total{environment="dev",metric="error_rate",severity="critical"}'
+        in (metrics)
+    )
+
+
+def test_latency_breach_against_the_baseline_of_the_active_colour(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.metrics.set("latency", "blue", lambda t: 0.200)
+    harness.metrics.set("latency", "green", lambda t: 0.450)  # 2.25x the baseline
+    code = harness.run("shift", "--to", "green", "--steps", "50,100", "--hold", "60")
+    assert code == ExitCode.ROLLED_BACK
+    assert events(harness, "breach")[0]["trigger"] == "latency"
+    assert events(harness, "started")[0]["baseline_p95"] == pytest.approx(0.2)
+
+
+def test_missing_data_holds_and_never_promotes(harness: Harness) -> None:
+    healthy(harness.metrics, "blue")  # green has no data at all
+    code = harness.run("shift", "--to", "green", "--steps", "10,100", "--hold", "10")
+    assert code == ExitCode.HELD
+    assert harness.engine.traffic == ("blue", 10)
+    assert events(harness, "finished")[-1]["status"] == "held"
+    assert "never promoted" in harness.stdout
+
+
+def test_missing_data_rolls_back_when_configured(harness: Harness) -> None:
+    config = dev_config()
+    config["rollback"]["onMissingData"] = "rollback"  # type: ignore[index]
+    harness.engine = FakeEngine.for_config(config)
+    healthy(harness.metrics, "blue")
+    code = harness.run("shift", "--to", "green", "--steps", "10,100", "--hold", "10")
+    assert code == ExitCode.ROLLED_BACK
+    assert harness.engine.traffic == ("blue", 0)
+    assert events(harness, "rolled-back")[0]["trigger"] == "missing_data"
+
+
+def test_prometheus_down_holds_and_the_log_says_why(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.metrics.down = True
+    code = harness.run("shift", "--to", "green", "--steps", "10,100", "--hold", "10")
+    assert code == ExitCode.HELD
+    assert harness.engine.traffic == ("blue", 10)
+    assert "unreachable" in harness.log()
+
+
+def test_freeze_stops_and_alerts_instead_of_rolling_back(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.metrics.set("error_rate", "green", lambda t: 0.5)
+    code = harness.run("shift", "--to", "green", "--steps", "10,100", "--hold", "60", "--freeze")
+    assert code == ExitCode.HELD
+    assert harness.engine.traffic == ("blue", 10)
+    assert not events(harness, "rolled-back")
+    assert events(harness, "finished")[-1]["status"] == "frozen"
+
+
+def test_unsafe_preview_is_refused_and_config_restored(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.engine.extra_changes.append(
+        ResourceStep(
+            "urn:pulumi:dev::kgot-platform::kubernetes:apps/v1:Deployment::controller-green",
+            "kubernetes:apps/v1:Deployment",
+            "replace",
+            ("spec.template.spec.containers[0].image",),
+        )
+    )
+    code = harness.run("shift", "--to", "green", "--steps", "10,100")
+    assert code == ExitCode.REFUSED
+    assert "more than routing" in harness.stderr
+    assert harness.engine.traffic == ("blue", 0)
+    assert not harness.engine.ups()
+
+
+def test_scaling_the_standby_is_allowed(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.engine.extra_changes.append(
+        ResourceStep(
+            "urn:pulumi:dev::kgot-platform::kubernetes:apps/v1:Deployment::controller-green",
+            "kubernetes:apps/v1:Deployment",
+            "update",
+            ("spec.replicas",),
+        )
+    )
+    assert harness.run("shift", "--to", "green", "--steps", "100", "--hold", "5") == 0
+
+
+def test_allow_non_routing_applies_anyway(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.engine.extra_changes.append(
+        ResourceStep(
+            "urn:x::kubernetes:apps/v1:Deployment::d", "kubernetes:apps/v1:Deployment", "replace"
+        )
+    )
+    args = ("shift", "--to", "green", "--steps", "100", "--hold", "5", "--allow-non-routing")
+    assert harness.run(*args) == ExitCode.DONE
+
+
+def test_stack_lock_is_a_clear_refusal_with_no_change(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.engine.locked = True
+    code = harness.run("shift", "--to", "green")
+    assert code == ExitCode.REFUSED
+    assert "lock" in harness.stderr
+    assert harness.engine.applied_traffic == ("blue", 0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("shift", "--to", "purple"), "'purple' is not a colour; allowed: blue, green"),
+        (("shift", "--to", "green", "--steps", "50,10"), "increasing integers"),
+        (("shift", "--to", "green", "--steps", "10,120"), "1-100"),
+        (("shift", "--to", "green", "--steps", "ten"), "allowed"),
+        (("rollback", "--to", "red"), "'red' is not a colour"),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_changes(
+    harness: Harness, argv: tuple[str, ...], message: str
+) -> None:
+    assert harness.run(*argv) == ExitCode.REFUSED
+    assert message in harness.stderr
+    assert not [c for c in harness.engine.calls if c[0] in ("set_config", "up")]
+
+
+def test_bad_stack_config_is_refused(harness: Harness) -> None:
+    harness.engine = FakeEngine.for_config(dev_config(activeColor="purple"))
+    assert harness.run("status") == ExitCode.REFUSED
+    assert "activeColor" in harness.stderr and "purple" in harness.stderr
+
+
+def test_unknown_stack_is_refused(harness: Harness) -> None:
+    from kgot_rollout._exceptions import RefusedError
+
+    def no_stack(args: object) -> FakeEngine:
+        raise RefusedError("stack 'nope' does not exist")
+
+    from kgot_rollout.cli import Dependencies, run
+
+    code = run(
+        ["status", "--stack", "nope", "--log-dir", str(harness.log_dir)],
+        Dependencies(engine=no_stack),
+    )
+    assert code == ExitCode.REFUSED
+
+
+def test_manual_rollback_after_promotion_flips_to_the_warm_colour(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    assert harness.run("shift", "--to", "green", "--steps", "100", "--hold", "5") == 0
+    code = harness.run("rollback", "--reason", "customer reports")
+    assert code == ExitCode.DONE
+    assert harness.engine.applied_traffic == ("blue", 0)
+    assert harness.engine.ups()[-1]["target"] == harness.engine.routing_urns()
+    assert "customer reports" in harness.log("rollback.log")
+    # A second rollback has nothing left to do.
+    assert harness.run("rollback") == ExitCode.DONE
+    assert harness.engine.applied_traffic == ("blue", 0)
+
+
+def test_manual_rollback_mid_shift_returns_weight_to_the_active(harness: Harness) -> None:
+    harness.engine = FakeEngine.for_config(dev_config(standbyWeight=25))
+    assert harness.run("rollback") == ExitCode.DONE
+    assert harness.engine.applied_traffic == ("blue", 0)
+
+
+def test_rollback_to_a_cold_standby_is_refused(harness: Harness) -> None:
+    harness.engine = FakeEngine.for_config(dev_config(standbyReplicas=0))
+    assert harness.run("rollback") == ExitCode.REFUSED
+    assert "--force" in harness.stderr
+    assert harness.run("rollback", "--force") == ExitCode.DONE
+
+
+def test_promote_finishes_a_paused_shift(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    assert harness.run("shift", "--to", "green", "--steps", "10,25", "--hold", "5") == 0
+    assert harness.engine.traffic == ("blue", 25)
+    assert "promote" in harness.stdout
+    assert harness.run("promote", "--hold", "5") == ExitCode.DONE
+    assert harness.engine.applied_traffic == ("green", 0)
+    assert harness.run("promote") == ExitCode.REFUSED
+
+
+def test_interrupted_shift_resumes_from_the_stack(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+
+    def interrupt(now: float) -> None:
+        if harness.engine.traffic == ("blue", 50):
+            raise KeyboardInterrupt
+
+    harness.clock.on_sleep = interrupt
+    code = harness.run("shift", "--to", "green", "--steps", "10,50,100", "--hold", "20")
+    assert code == ExitCode.HELD
+    assert "interrupted" in harness.stderr
+    assert harness.run("status") == 0
+    assert "green 1.0.0  50%" in harness.stdout
+    harness.clock.on_sleep = None
+    assert harness.run("shift", "--to", "green", "--steps", "10,50,100", "--hold", "5") == 0
+    resumed = events(harness, "resumed")
+    assert resumed and resumed[0]["from_weight"] == 50
+    assert harness.engine.applied_traffic == ("green", 0)
+
+
+def test_status_shows_when_config_was_not_applied(harness: Harness) -> None:
+    harness.engine.config["standbyWeight"] = "25"  # written, then killed before `up`
+    assert harness.run("status") == 0
+    assert "applied:  NO" in harness.stdout
+    assert harness.run("status", "--json") == 0
+    data = json.loads(harness.stdout)
+    assert data["standbyWeight"] == 25
+    assert data["inSync"] is False
+    assert data["lastUpdate"]["standbyWeight"] == 0
+
+
+def test_watch_rolls_back_the_release_on_breach(harness: Harness) -> None:
+    harness.engine = FakeEngine.for_config(dev_config(activeColor="green"))
+    healthy(harness.metrics, "blue", "green")
+    harness.metrics.set("health", "green", lambda t: 0.0)
+    code = harness.run("watch", "--window", "60")
+    assert code == ExitCode.ROLLED_BACK
+    assert harness.engine.applied_traffic == ("blue", 0)
+    log = harness.log("rollback.log")
+    assert "Health check failed" in log
+    assert "Rollback triggered" in log
+
+
+def test_watch_healthy_for_the_window(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    assert harness.run("watch", "--window", "30") == ExitCode.DONE
+    assert harness.engine.applied_traffic == ("blue", 0)
+
+
+def test_history_lists_rollouts(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.run("shift", "--to", "green", "--steps", "100", "--hold", "5")
+    harness.run("rollback")
+    assert harness.run("history") == 0
+    lines = harness.stdout.splitlines()
+    assert "blue -> green" in lines[0] and "promoted" in lines[0]
+    assert "rollback" in lines[1] and "trigger=manual" in lines[1]
+
+
+def test_report_draws_a_png(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.metrics.set("error_rate", "green", lambda t: 0.4)
+    harness.run("shift", "--to", "green", "--steps", "50,100", "--hold", "20")
+    out = harness.tmp / "r.png"
+    assert harness.run("report", "-o", str(out)) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "command", ["status", "shift", "promote", "rollback", "watch", "history", "report"]
+)
+def test_help_documents_exit_codes(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args([command, "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert "3  rolled back" in text and "4  held" in text and "2  refused" in text
