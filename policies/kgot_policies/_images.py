@@ -1,0 +1,105 @@
+"""Container image references: repository, tag, digest, and whether the stack trusts them."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    repository: str
+    tag: str | None
+    digest: str | None
+
+    @property
+    def pinned(self) -> bool:
+        return self.digest is not None and bool(_DIGEST.match(self.digest))
+
+
+def parse_image(image: str) -> ImageRef:
+    """'reg:5000/a/b:1.2@sha256:...' -> repository, tag, digest (a registry port is no tag)."""
+    name, _, digest = image.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    tag = None
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1 :]
+    return ImageRef(name, tag or None, digest or None)
+
+
+def verified_digests(settings: Mapping[str, Any]) -> set[str]:
+    """Digests whose signatures the pipeline verified: listed in config, or in a file.
+
+    The file holds one digest (or image@digest) a line, or a JSON list of them,
+    as the signature-verification step writes it.
+    """
+    found = {str(d) for d in settings.get("verifiedDigests") or []}
+    path = settings.get("verifiedDigestsFile")
+    if path:
+        text = Path(str(path)).read_text(encoding="utf-8")
+        try:
+            loaded = json.loads(text)
+            entries = [str(x) for x in loaded] if isinstance(loaded, list) else []
+        except json.JSONDecodeError:
+            entries = [line.strip() for line in text.splitlines() if line.strip()]
+        found.update(entries)
+    return {entry.rpartition("@")[2] for entry in found}
+
+
+def image_problems(image: Any, settings: Mapping[str, Any], production: bool) -> list[str]:
+    """What rule 19 finds wrong with one image reference (empty when it passes)."""
+    if not isinstance(image, str):
+        return []  # unknown during preview: judged again at up
+    if not image:
+        return ["has an empty image"]
+    ref = parse_image(image)
+    problems = []
+    if ref.tag is None and ref.digest is None:
+        problems.append(f"image {image} has no tag (it means latest)")
+    elif ref.tag == "latest":
+        problems.append(f"image {image} uses the mutable tag latest")
+    require_digest = settings.get("requireDigest")
+    if require_digest is None:
+        require_digest = production
+    if require_digest and not ref.pinned:
+        problems.append(f"image {image} is not pinned by digest (@sha256:...)")
+    if settings.get("requireSignedImages") and ref.pinned:
+        try:
+            trusted = verified_digests(settings)
+        except OSError as error:
+            return [*problems, f"cannot read verifiedDigestsFile: {error.strerror}"]
+        if ref.digest not in trusted:
+            problems.append(f"image {image} has no verified signature for its digest")
+    elif settings.get("requireSignedImages"):
+        problems.append(f"image {image} cannot be matched to a verified signature without a digest")
+    return problems
+
+
+IMAGE_SCHEMA: dict[str, dict[str, Any]] = {
+    "requireDigest": {
+        "type": "boolean",
+        "description": "Require @sha256 digests; unset means: only in production.",
+    },
+    "requireSignedImages": {
+        "type": "boolean",
+        "default": False,
+        "description": "Require every digest to appear in the verified-signatures list.",
+    },
+    "verifiedDigests": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": [],
+        "description": "Digests (or image@digest) whose signatures were verified.",
+    },
+    "verifiedDigestsFile": {
+        "type": "string",
+        "description": "File with verified digests, one a line or a JSON list.",
+    },
+}

@@ -1,0 +1,109 @@
+"""Turn a stack's `security` settings into the pack's policy config.
+
+    python -m kgot_policies.stack_config production \
+        --trivy-report build/trivy --verified-digests build/verified.txt > pack-config.json
+    pulumi preview --stack production --policy-pack policies \
+        --policy-pack-config pack-config.json
+
+The stack file is read through components.settings, so the bridge rejects
+exactly the config the program rejects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def pack_config(
+    environment: str,
+    security: Any,
+    trivy_reports: Sequence[str] = (),
+    verified_digests_file: str | None = None,
+    require_signed_images: bool = False,
+) -> dict[str, Any]:
+    """The --policy-pack-config document for one stack.
+
+    security is components.settings.SecurityThresholds.
+    """
+    images: dict[str, Any] = {"environment": environment}
+    if require_signed_images:
+        images["requireSignedImages"] = True
+    if verified_digests_file:
+        images["verifiedDigestsFile"] = verified_digests_file
+    per_policy: dict[str, Any] = {
+        "image-tag-digest-signature": dict(images),
+        "traffic-shift-safety": dict(images),
+        "workload-replicas-production": {"environment": environment},
+        "workload-disruption-budget": {"environment": environment},
+        "vulnerability-thresholds": {
+            "enabled": bool(trivy_reports),
+            "reportPaths": list(trivy_reports),
+            "severityThreshold": security.severity_threshold,
+            "maxCritical": security.max_critical,
+            "maxHigh": security.max_high,
+        },
+    }
+    per_policy["compliance-score"] = {
+        "frameworks": list(security.frameworks),
+        "minimumScore": security.minimum_score,
+        # The score re-runs the other policies; they must see the same config.
+        "policyConfig": {k: dict(v) for k, v in per_policy.items()},
+    }
+    return per_policy
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m kgot_policies.stack_config", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("stack", help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--project-dir", default=".", help="where Pulumi.<stack>.yaml lives")
+    parser.add_argument(
+        "--trivy-report",
+        action="append",
+        default=[],
+        help="Trivy JSON report (file or directory); enables the vulnerability gate",
+    )
+    parser.add_argument("--verified-digests", help="file of digests with verified signatures")
+    parser.add_argument(
+        "--require-signed-images",
+        action="store_true",
+        help="refuse digests missing from --verified-digests",
+    )
+    parser.add_argument("-o", "--output", help="write here instead of stdout")
+    options = parser.parse_args(argv)
+
+    project = Path(options.project_dir).resolve()
+    # components/ sits beside policies/ in the project; make it importable
+    # when the bridge runs from the pack directory.
+    sys.path.insert(0, str(project))
+    from components.settings import SettingsError, parse_settings, read_stack_file
+
+    path = project / f"Pulumi.{options.stack}.yaml"
+    try:
+        settings = parse_settings(read_stack_file(path), options.stack)
+    except (OSError, SettingsError) as error:
+        print(f"stack_config: {path}: {error}", file=sys.stderr)
+        return 2
+    document = pack_config(
+        settings.environment,
+        settings.security,
+        options.trivy_report,
+        options.verified_digests,
+        options.require_signed_images,
+    )
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    if options.output:
+        Path(options.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
