@@ -1,0 +1,327 @@
+"""BlueGreenService: one KGoT service as two complete colours and the routing between them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.labels import (
+    METRICS_PATH_ANNOTATION,
+    SERVICE_UID,
+    SKIP_AWAIT,
+    common_labels,
+    service_pod_labels,
+    service_selector,
+)
+from components.settings import COLORS, Color, EdgeSettings, ServiceSettings, TrafficSettings
+
+# Kubernetes kinds that only route traffic. A colour flip or a weight change
+# may touch these and nothing else.
+ROUTING_TYPES = (
+    "kubernetes:core/v1:Service",
+    "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+    "kubernetes:networking.k8s.io/v1:Ingress",
+)
+
+
+@dataclass
+class BlueGreenServiceArgs:
+    service: ServiceSettings
+    traffic: TrafficSettings
+    edge: EdgeSettings
+    namespace: pulumi.Input[str]
+    service_account: pulumi.Input[str]
+    # Gateway the HTTPRoute of a public service attaches to (gateway routing).
+    gateway_name: str | None = None
+    # Image per colour, e.g. digests from ServiceImages; default `<image>:<version>`.
+    images: Mapping[Color, pulumi.Input[str]] = field(default_factory=dict)
+
+
+class BlueGreenService(pulumi.ComponentResource):
+    """Deployments `<svc>-blue` / `<svc>-green`, Services `<svc>` / `<svc>-preview`, routing."""
+
+    endpoint: pulumi.Output[str]
+    preview_endpoint: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: BlueGreenServiceArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("kgot:platform:BlueGreenService", name, None, opts)
+        self._args = args
+        svc = args.service
+        deployments = [self._deployment(name, color) for color in COLORS]
+        # The Services wait for ready pods of the colour they select; created
+        # after both Deployments so the first `up` does not race them.
+        after_deployments = pulumi.ResourceOptions(parent=self, depends_on=deployments)
+        active = self._service(name, svc.name, args.traffic.active_color, after_deployments)
+        preview = self._service(
+            name, f"{svc.name}-preview", args.traffic.standby_color, after_deployments
+        )
+        self._disruption_budget(name)
+        route_opts = pulumi.ResourceOptions(parent=self, depends_on=[active, preview])
+        if args.traffic.routing == "gateway":
+            self._http_route(name, route_opts)
+        elif args.traffic.routing == "ingress" and svc.public:
+            self._ingresses(name, route_opts)
+        self.endpoint = self._endpoint(active)
+        self.preview_endpoint = self._endpoint(preview)
+        self.register_outputs(
+            {
+                "endpoint": self.endpoint,
+                "previewEndpoint": self.preview_endpoint,
+                "activeColor": args.traffic.active_color,
+            }
+        )
+
+    def _meta(
+        self, name: str, annotations: Mapping[str, str] | None = None
+    ) -> k8s.meta.v1.ObjectMetaArgs:
+        svc = self._args.service
+        return k8s.meta.v1.ObjectMetaArgs(
+            name=name,
+            namespace=self._args.namespace,
+            labels=common_labels(svc.name, svc.component),
+            annotations=dict(annotations) if annotations else None,
+        )
+
+    def _image(self, color: Color) -> pulumi.Input[str]:
+        image = self._args.images.get(color)
+        if image is not None:
+            return image
+        return f"{self._args.service.image}:{self._args.traffic.version_of(color)}"
+
+    def _deployment(self, name: str, color: Color) -> k8s.apps.v1.Deployment:
+        svc = self._args.service
+        traffic = self._args.traffic
+        version = traffic.version_of(color)
+        labels = service_pod_labels(svc, color, version)
+        selector = {
+            **service_selector(svc, color),
+            "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"],
+        }
+        return k8s.apps.v1.Deployment(
+            f"{name}-{color}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"{svc.name}-{color}",
+                namespace=self._args.namespace,
+                labels=labels,
+            ),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=traffic.replicas_of(color, svc.replicas),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                # Never below the configured size while a new version rolls out.
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                        max_surge=1, max_unavailable=0
+                    ),
+                ),
+                revision_history_limit=5,
+                progress_deadline_seconds=600,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=labels,
+                        annotations={METRICS_PATH_ANNOTATION: svc.metrics_path},
+                    ),
+                    spec=self._pod_spec(color, version),
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _pod_spec(self, color: Color, version: str) -> k8s.core.v1.PodSpecArgs:
+        svc = self._args.service
+        core = k8s.core.v1
+        res = svc.resources
+        return core.PodSpecArgs(
+            service_account_name=self._args.service_account,
+            automount_service_account_token=False,
+            enable_service_links=False,
+            termination_grace_period_seconds=30,
+            security_context=core.PodSecurityContextArgs(
+                run_as_non_root=True,
+                run_as_user=SERVICE_UID,
+                run_as_group=SERVICE_UID,
+                fs_group=SERVICE_UID,
+                seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+            containers=[
+                core.ContainerArgs(
+                    name=svc.name,
+                    image=self._image(color),
+                    image_pull_policy="IfNotPresent",
+                    ports=[core.ContainerPortArgs(name="http", container_port=svc.port)],
+                    env=[
+                        core.EnvVarArgs(name="PORT", value=str(svc.port)),
+                        core.EnvVarArgs(name="KGOT_SERVICE", value=svc.key),
+                        core.EnvVarArgs(name="KGOT_COLOR", value=color),
+                        core.EnvVarArgs(name="KGOT_VERSION", value=version),
+                    ],
+                    readiness_probe=core.ProbeArgs(
+                        http_get=core.HTTPGetActionArgs(path=svc.readiness_path, port="http"),
+                        period_seconds=5,
+                        failure_threshold=3,
+                    ),
+                    liveness_probe=core.ProbeArgs(
+                        http_get=core.HTTPGetActionArgs(path=svc.liveness_path, port="http"),
+                        initial_delay_seconds=10,
+                        period_seconds=10,
+                        failure_threshold=3,
+                    ),
+                    resources=core.ResourceRequirementsArgs(
+                        requests={"cpu": res.requests.cpu, "memory": res.requests.memory},
+                        limits={"cpu": res.limits.cpu, "memory": res.limits.memory},
+                    ),
+                    security_context=core.SecurityContextArgs(
+                        allow_privilege_escalation=False,
+                        read_only_root_filesystem=True,
+                        run_as_non_root=True,
+                        run_as_user=SERVICE_UID,
+                        capabilities=core.CapabilitiesArgs(drop=["ALL"]),
+                        seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
+                    ),
+                    # The root filesystem is read-only; scratch space goes here.
+                    volume_mounts=[core.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+                )
+            ],
+            volumes=[
+                core.VolumeArgs(
+                    name="tmp", empty_dir=core.EmptyDirVolumeSourceArgs(size_limit="64Mi")
+                )
+            ],
+        )
+
+    def _service(
+        self, name: str, service_name: str, color: Color, opts: pulumi.ResourceOptions
+    ) -> k8s.core.v1.Service:
+        svc = self._args.service
+        traffic = self._args.traffic
+        annotations: dict[str, str] = {}
+        # A standby at zero replicas has no ready pod for the await to find.
+        if color == traffic.standby_color and traffic.standby_replicas == 0:
+            annotations.update(SKIP_AWAIT)
+        return k8s.core.v1.Service(
+            f"{name}-service-{service_name}",
+            metadata=self._meta(service_name, annotations),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=service_selector(svc, color),
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name="http", port=svc.port, target_port="http", protocol="TCP"
+                    )
+                ],
+            ),
+            opts=opts,
+        )
+
+    def _disruption_budget(self, name: str) -> None:
+        svc = self._args.service
+        # One budget over both colours: a drain takes at most one pod of the
+        # service at a time, whichever colour it belongs to.
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=self._meta(svc.name),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(
+                    match_labels={"app.kubernetes.io/name": svc.name}
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _backend_refs(self) -> list[dict[str, object]]:
+        svc = self._args.service
+        traffic = self._args.traffic
+        return [
+            {"name": svc.name, "port": svc.port, "weight": traffic.active_weight},
+            {"name": f"{svc.name}-preview", "port": svc.port, "weight": traffic.standby_weight},
+        ]
+
+    def _http_route(self, name: str, opts: pulumi.ResourceOptions) -> None:
+        svc = self._args.service
+        edge = self._args.edge
+        if svc.public and self._args.gateway_name is not None:
+            parent: dict[str, object] = {"name": self._args.gateway_name, "sectionName": "https"}
+            hostnames: list[str] | None = [edge.hostname(svc)]
+        else:
+            # East-west (GAMMA): the route applies to in-cluster calls of `<svc>`.
+            parent = {"group": "", "kind": "Service", "name": svc.name, "port": svc.port}
+            hostnames = None
+        spec: dict[str, object] = {
+            "parentRefs": [parent],
+            "rules": [{"backendRefs": self._backend_refs()}],
+        }
+        if hostnames:
+            spec["hostnames"] = hostnames
+        k8s.apiextensions.CustomResource(
+            f"{name}-httproute",
+            api_version="gateway.networking.k8s.io/v1",
+            kind="HTTPRoute",
+            metadata=self._meta(svc.name, SKIP_AWAIT),
+            spec=spec,
+            opts=opts,
+        )
+
+    def _ingresses(self, name: str, opts: pulumi.ResourceOptions) -> None:
+        svc = self._args.service
+        edge = self._args.edge
+        traffic = self._args.traffic
+        host = edge.hostname(svc)
+        # ingress-nginx pairs a canary Ingress with the main one by host and
+        # path; the canary always exists so a weight change is an annotation.
+        for ingress_name, backend, extra in (
+            (svc.name, svc.name, {}),
+            (
+                f"{svc.name}-canary",
+                f"{svc.name}-preview",
+                {
+                    "nginx.ingress.kubernetes.io/canary": "true",
+                    "nginx.ingress.kubernetes.io/canary-weight": str(traffic.standby_weight),
+                },
+            ),
+        ):
+            k8s.networking.v1.Ingress(
+                f"{name}-ingress-{ingress_name}",
+                metadata=self._meta(ingress_name, {**SKIP_AWAIT, **extra}),
+                spec=k8s.networking.v1.IngressSpecArgs(
+                    ingress_class_name=edge.ingress_class_name,
+                    tls=[
+                        k8s.networking.v1.IngressTLSArgs(
+                            hosts=[host], secret_name=edge.tls_secret_name
+                        )
+                    ],
+                    rules=[
+                        k8s.networking.v1.IngressRuleArgs(
+                            host=host,
+                            http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                                paths=[
+                                    k8s.networking.v1.HTTPIngressPathArgs(
+                                        path="/",
+                                        path_type="Prefix",
+                                        backend=k8s.networking.v1.IngressBackendArgs(
+                                            service=k8s.networking.v1.IngressServiceBackendArgs(
+                                                name=backend,
+                                                port=k8s.networking.v1.ServiceBackendPortArgs(
+                                                    name="http"
+                                                ),
+                                            )
+                                        ),
+                                    )
+                                ]
+                            ),
+                        )
+                    ],
+                ),
+                opts=opts,
+            )
+
+    def _endpoint(self, service: k8s.core.v1.Service) -> pulumi.Output[str]:
+        port = self._args.service.port
+        return pulumi.Output.all(service.metadata.name, self._args.namespace).apply(
+            lambda parts: f"http://{parts[0]}.{parts[1]}.svc.cluster.local:{port}"
+        )

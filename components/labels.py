@@ -1,0 +1,71 @@
+"""Kubernetes names, labels and ports that the components agree on.
+
+Labels are how NetworkPolicies, Services, PodDisruptionBudgets and the
+Prometheus scrape config find pods, so they are built in one place.
+"""
+
+from __future__ import annotations
+
+from components.settings import Color, ServiceSettings
+
+PART_OF = "kgot-platform"
+COLOR_LABEL = "kgot.io/color"
+# Separates the KGoT services from the monitoring pods in NetworkPolicies and
+# in the scrape config.
+TIER_LABEL = "kgot.io/tier"
+TIER_SERVICE = "service"
+TIER_MONITORING = "monitoring"
+METRICS_PATH_ANNOTATION = "kgot.io/metrics-path"
+# pulumi-kubernetes would wait forever for an address no controller assigns
+# (Ingress, Gateway API) or for a ready pod behind a Service with none.
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+
+PROMETHEUS = "prometheus"
+ALERTMANAGER = "alertmanager"
+GRAFANA = "grafana"
+PROMETHEUS_PORT = 9090
+ALERTMANAGER_PORT = 9093
+GRAFANA_PORT = 3000
+
+# Non-root identity of the service containers (restricted Pod Security).
+SERVICE_UID = 10001
+
+
+def common_labels(name: str, component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": "pulumi",
+    }
+
+
+def service_selector(service: ServiceSettings, color: Color) -> dict[str, str]:
+    """What a colour's Service and Deployment select: never the version, which changes."""
+    return {"app.kubernetes.io/name": service.name, COLOR_LABEL: color}
+
+
+def service_pod_labels(service: ServiceSettings, color: Color, version: str) -> dict[str, str]:
+    return {
+        **common_labels(service.name, service.component),
+        "app.kubernetes.io/instance": f"{service.name}-{color}",
+        "app.kubernetes.io/version": version,
+        COLOR_LABEL: color,
+        TIER_LABEL: TIER_SERVICE,
+    }
+
+
+def monitoring_labels(name: str, version: str) -> dict[str, str]:
+    return {
+        **common_labels(name, "monitoring"),
+        "app.kubernetes.io/instance": name,
+        "app.kubernetes.io/version": version,
+        TIER_LABEL: TIER_MONITORING,
+    }
+
+
+def image_version(image: str) -> str:
+    """The tag of an image reference, as a label value."""
+    name = image.partition("@")[0].rsplit("/", 1)[-1]
+    tag = name.partition(":")[2]
+    return tag or "digest"
