@@ -250,7 +250,7 @@ class BlueGreenService(pulumi.ComponentResource):
             hostnames: list[str] | None = [edge.hostname(svc)]
         else:
             # East-west (GAMMA): the route applies to in-cluster calls of `<svc>`.
-            parent = {"group": "", "kind": "Service", "name": svc.name, "port": svc.port}
+            parent = {"group": "", "kind": "Service", "name": svc.name}
             hostnames = None
         spec: dict[str, object] = {
             "parentRefs": [parent],
