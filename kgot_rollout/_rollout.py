@@ -317,6 +317,8 @@ class Rollouts:
                 metric=fired.trigger.label if fired else trigger,
                 weight=weight,
                 reason=reason,
+                breaching_since=fired.breaching_since if fired else None,
+                decided=decided,
             )
             if freeze:
                 message = (

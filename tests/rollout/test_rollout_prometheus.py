@@ -1,0 +1,182 @@
+"""Against a real Prometheus server scraping a small service per colour.
+
+A healthy shift promotes; a breach during a step rolls back within the window
+plus one evaluation interval; Prometheus going down holds the step.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from rollout_fakes import FakeEngine, dev_config
+from rollout_prometheus import (
+    ColourService,
+    PrometheusServer,
+    prometheus_binary,
+    running_prometheus,
+)
+
+from kgot_rollout._types import ExitCode
+from kgot_rollout.cli import Dependencies, run
+
+pytestmark = pytest.mark.prometheus
+
+WINDOW = 10  # the shortest window stack config allows
+INTERVAL = 1.0
+SCRAPE = 1.0
+
+
+@dataclass
+class Bench:
+    prometheus: PrometheusServer
+    colours: dict[str, ColourService]
+    engine: FakeEngine
+    log_dir: Path
+    stdout: str = ""
+    stderr: str = ""
+
+    def route(self, applied: Mapping[str, str]) -> None:
+        """What the routing resources would do: weights follow the applied config."""
+        active, weight = applied["activeColor"], int(applied["standbyWeight"])
+        for colour, service in self.colours.items():
+            service.set(weight=100 - weight if colour == active else weight)
+
+    def run(self, *argv: str) -> int:
+        out, err = io.StringIO(), io.StringIO()
+        deps = Dependencies(engine=lambda args: self.engine, stdout=out, stderr=err)
+        command, *rest = argv
+        code = run(
+            [
+                command,
+                "--prometheus",
+                self.prometheus.url,
+                "--log-dir",
+                str(self.log_dir),
+                "--rate-window",
+                "5s",
+                "--interval",
+                str(INTERVAL),
+                "--health-window",
+                "3",
+                "--missing-data-timeout",
+                "6",
+                *rest,
+            ],
+            deps,
+        )
+        self.stdout, self.stderr = out.getvalue(), err.getvalue()
+        return code
+
+    def events(self, name: str) -> list[dict[str, object]]:
+        path = self.log_dir / "history-dev.jsonl"
+        lines = path.read_text().splitlines()
+        return [e for e in map(json.loads, lines) if e["event"] == name]
+
+
+def _window_config() -> dict[str, object]:
+    return dev_config(
+        rollback={
+            "errorRate": {"threshold": 0.05, "windowSeconds": WINDOW},
+            "latency": {"ratio": 2.0, "windowSeconds": WINDOW},
+            "cpu": {"threshold": 0.85, "windowSeconds": WINDOW},
+            "monitoringWindowSeconds": 30,
+            "onMissingData": "hold",
+            "onBreach": "rollback",
+            "customTriggers": [],
+        }
+    )
+
+
+@pytest.fixture
+def bench(tmp_path: Path) -> Iterator[Bench]:
+    if prometheus_binary() is None:
+        reason = "prometheus binary not installed (make debian installs the Debian package)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    colours = {c: ColourService(c) for c in ("blue", "green")}
+    for service in colours.values():
+        service.start()
+    try:
+        with running_prometheus(list(colours.values()), scrape_seconds=SCRAPE) as prometheus:
+            bench = Bench(
+                prometheus,
+                colours,
+                FakeEngine.for_config(_window_config()),
+                tmp_path / "logs",
+            )
+            bench.engine.on_up = bench.route
+            bench.route(bench.engine.applied)
+            prometheus.wait_for('sum(rate(http_requests_total{color="blue"}[5s]))')
+            yield bench
+    finally:
+        for service in colours.values():
+            service.stop()
+
+
+def test_healthy_shift_promotes(bench: Bench) -> None:
+    code = bench.run("shift", "--to", "green", "--steps", "50,100", "--hold", "4")
+    assert code == ExitCode.DONE, bench.stderr
+    assert bench.engine.applied_traffic == ("green", 0)
+    started = bench.events("started")[0]
+    assert started["baseline_p95"] == pytest.approx(0.0975, rel=0.05)
+    assert [e["weight"] for e in bench.events("step-passed")] == [50, 100]
+
+
+def test_breach_during_a_step_rolls_back_within_window_plus_interval(bench: Bench) -> None:
+    injected: list[float] = []
+
+    def route_and_break(applied: Mapping[str, str]) -> None:
+        bench.route(applied)
+        if applied["standbyWeight"] == "50" and not injected:
+            bench.colours["green"].set(error_ratio=0.5)
+            injected.append(time.time())
+
+    bench.engine.on_up = route_and_break
+    code = bench.run("shift", "--to", "green", "--steps", "50,100", "--hold", "60")
+    assert code == ExitCode.ROLLED_BACK, bench.stderr
+    assert bench.engine.applied_traffic == ("blue", 0)
+    breach = bench.events("breach")[0]
+    assert breach["trigger"] == "error_rate"
+    decided = float(str(breach["decided"]))
+    since = float(str(breach["breaching_since"]))
+    # From the first breaching sample Prometheus saw: window plus one evaluation interval.
+    assert decided - since <= WINDOW + INTERVAL + 0.5
+    # From the moment the service broke, add the scrape and rate-window lag.
+    assert decided - injected[0] <= WINDOW + INTERVAL + 2 * SCRAPE + 1.0
+    assert "Rollback triggered" in (bench.log_dir / "rollback.log").read_text()
+
+
+def test_prometheus_down_holds_never_promotes(bench: Bench) -> None:
+    def route_and_stop(applied: Mapping[str, str]) -> None:
+        bench.route(applied)
+        bench.prometheus.stop()
+
+    bench.engine.on_up = route_and_stop
+    code = bench.run("shift", "--to", "green", "--steps", "50,100", "--hold", "2")
+    assert code == ExitCode.HELD, bench.stderr
+    assert bench.engine.applied_traffic == ("blue", 50)
+    log = (bench.log_dir / "rollout.log").read_text()
+    assert "unreachable" in log
+    assert "never promoted" in bench.stdout
+
+
+def test_failing_health_is_logged_and_rolls_back(bench: Bench) -> None:
+    def route_and_kill(applied: Mapping[str, str]) -> None:
+        bench.route(applied)
+        if applied["activeColor"] == "green":
+            bench.colours["green"].stop()
+
+    bench.engine.on_up = route_and_kill
+    code = bench.run("shift", "--to", "green", "--steps", "100", "--hold", "20")
+    assert code == ExitCode.ROLLED_BACK, bench.stderr
+    log = (bench.log_dir / "rollback.log").read_text()
+    assert "Health check failed" in log
+    assert "Rollback triggered" in log
