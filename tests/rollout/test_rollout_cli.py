@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Harness
 from rollout_fakes import FakeEngine, dev_config, healthy
+from rollout_harness import Harness
 
 from kgot_rollout._engine import ResourceStep
 from kgot_rollout._types import ExitCode

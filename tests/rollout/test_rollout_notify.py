@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import Harness
 from rollout_fakes import FakeEngine, dev_config, healthy
+from rollout_harness import Harness
 
 from kgot_rollout._types import ExitCode
 

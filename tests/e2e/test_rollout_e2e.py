@@ -1,0 +1,244 @@
+"""The rollout tool on the real engine: the dev stack on the local control plane.
+
+A full shift and an automatic rollback, driven through the Automation API with
+a local Prometheus scraping one small service per colour (the simulated pods
+serve no traffic); the result is checked in the API server with kubectl.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kgot_rollout._automation import AutomationEngine
+from kgot_rollout._engine import AppliedUpdate, PreviewReport
+from kgot_rollout._types import ExitCode
+from kgot_rollout.cli import Dependencies, run
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollout"))
+from rollout_prometheus import (
+    ColourService,
+    PrometheusServer,
+    prometheus_binary,
+    running_prometheus,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def run_command(
+    args: Sequence[str], *, cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
+
+
+STACK = "dev"
+WINDOW = 10
+
+
+class RoutedEngine:
+    """The real engine; after each update the colour services get the applied weights."""
+
+    def __init__(self, engine: AutomationEngine, colours: Mapping[str, ColourService]) -> None:
+        self._engine = engine
+        self._colours = colours
+        self.ups: list[list[str]] = []
+
+    @property
+    def stack(self) -> str:
+        return self._engine.stack
+
+    def get_config(self) -> dict[str, str]:
+        return self._engine.get_config()
+
+    def set_config(self, values: Mapping[str, str]) -> None:
+        self._engine.set_config(values)
+
+    def preview(self) -> PreviewReport:
+        return self._engine.preview()
+
+    def up(self, *, message: str, target: Sequence[str] | None = None) -> Mapping[str, int]:
+        result = self._engine.up(message=message, target=target)
+        self.ups.append(list(target or []))
+        config = self._engine.get_config()
+        active, weight = config["activeColor"], int(config["standbyWeight"])
+        for colour, service in self._colours.items():
+            service.set(weight=100 - weight if colour == active else weight)
+        return result
+
+    def routing_urns(self) -> list[str]:
+        return self._engine.routing_urns()
+
+    def last_update(self) -> AppliedUpdate | None:
+        return self._engine.last_update()
+
+
+@pytest.fixture(scope="module")
+def deployed(
+    toolchain_env: dict[str, str], project_dir: Path
+) -> Iterator[tuple[dict[str, str], Path, str]]:
+    """The dev stack deployed from a project copy, with short trigger windows."""
+    stack_file = project_dir / f"Pulumi.{STACK}.yaml"
+    document = yaml.safe_load(stack_file.read_text())
+    document["config"]["kgot-platform:rollback"] = {
+        "errorRate": {"threshold": 0.05, "windowSeconds": WINDOW},
+        "latency": {"ratio": 2.0, "windowSeconds": WINDOW},
+        "cpu": {"threshold": 0.85, "windowSeconds": WINDOW},
+        "monitoringWindowSeconds": 30,
+        "onMissingData": "hold",
+        "onBreach": "rollback",
+        "customTriggers": [],
+    }
+    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    env = toolchain_env
+    run_command(["pulumi", "stack", "select", STACK, "--create"], cwd=project_dir, env=env)
+    run_command(
+        ["pulumi", "up", "--stack", STACK, "--yes", "--policy-pack", "policies"],
+        cwd=project_dir,
+        env=env,
+    )
+    namespace = run_command(
+        ["pulumi", "stack", "output", "namespace", "--stack", STACK], cwd=project_dir, env=env
+    ).stdout.strip()
+    with pytest.MonkeyPatch.context() as patch:
+        # The Automation API finds the pulumi CLI and its settings in os.environ.
+        for key, value in env.items():
+            patch.setenv(key, value)
+        yield env, project_dir, namespace
+
+
+@pytest.fixture
+def colours() -> Iterator[dict[str, ColourService]]:
+    services = {c: ColourService(c) for c in ("blue", "green")}
+    for service in services.values():
+        service.start()
+    yield services
+    for service in services.values():
+        service.stop()
+
+
+@pytest.fixture
+def prometheus(colours: dict[str, ColourService]) -> Iterator[PrometheusServer]:
+    if prometheus_binary() is None:
+        pytest.fail("prometheus binary not installed (make debian installs it)")
+    with running_prometheus(list(colours.values())) as server:
+        yield server
+
+
+def kubectl_json(env: dict[str, str], cwd: Path, *args: str) -> Any:
+    out = run_command(["kubectl", *args, "-o", "json"], cwd=cwd, env=env).stdout
+    return json.loads(out)
+
+
+def live_routing(env: dict[str, str], cwd: Path, namespace: str) -> tuple[str, dict[str, int]]:
+    """The colour Service `controller` selects and the HTTPRoute weights, from the API server."""
+    service = kubectl_json(env, cwd, "-n", namespace, "get", "service", "controller")
+    selector = service["spec"]["selector"]
+    colour = str(selector["kgot.io/color"])
+    route = kubectl_json(env, cwd, "-n", namespace, "get", "httproute", "controller")
+    refs = route["spec"]["rules"][0]["backendRefs"]
+    return colour, {str(r["name"]): int(r.get("weight", 1)) for r in refs}
+
+
+def rollout(
+    deployed: tuple[dict[str, str], Path, str],
+    colours: dict[str, ColourService],
+    prometheus: PrometheusServer,
+    *argv: str,
+) -> tuple[int, RoutedEngine, str]:
+    env, project_dir, _ = deployed
+    engine = RoutedEngine(AutomationEngine(STACK, project_dir, env_vars=env), colours)
+    config = engine.get_config()
+    for colour, service in colours.items():
+        weight = int(config["standbyWeight"])
+        service.set(weight=100 - weight if colour == config["activeColor"] else weight)
+    active = config["activeColor"]
+    prometheus.wait_for(f'sum(rate(http_requests_total{{color="{active}"}}[5s]))')
+    err = io.StringIO()
+    command, *rest = argv
+    code = run(
+        [
+            command,
+            "--stack",
+            STACK,
+            "--project-dir",
+            str(project_dir),
+            "--prometheus",
+            prometheus.url,
+            "--rate-window",
+            "5s",
+            "--interval",
+            "1",
+            "--health-window",
+            "3",
+            "--missing-data-timeout",
+            "30",
+            *rest,
+        ],
+        Dependencies(engine=lambda args: engine, stdout=io.StringIO(), stderr=err),
+    )
+    return code, engine, err.getvalue()
+
+
+def test_full_shift_moves_every_service(
+    deployed: tuple[dict[str, str], Path, str],
+    colours: dict[str, ColourService],
+    prometheus: PrometheusServer,
+) -> None:
+    env, project_dir, namespace = deployed
+    assert live_routing(env, project_dir, namespace)[0] == "blue"
+    code, _, err = rollout(
+        deployed, colours, prometheus, "shift", "--to", "green", "--steps", "50,100", "--hold", "3"
+    )
+    assert code == ExitCode.DONE, err
+    colour, weights = live_routing(env, project_dir, namespace)
+    assert colour == "green"
+    assert weights == {"controller": 100, "controller-preview": 0}
+    for svc in ("graph-store", "manager-agent"):
+        service = kubectl_json(env, project_dir, "-n", namespace, "get", "service", svc)
+        assert service["spec"]["selector"]["kgot.io/color"] == "green"
+
+
+def test_breach_rolls_back_routing_only(
+    deployed: tuple[dict[str, str], Path, str],
+    colours: dict[str, ColourService],
+    prometheus: PrometheusServer,
+) -> None:
+    env, project_dir, namespace = deployed
+    start_colour = live_routing(env, project_dir, namespace)[0]
+    target = "blue" if start_colour == "green" else "green"
+    deployment = f"controller-{target}"
+    before = kubectl_json(env, project_dir, "-n", namespace, "get", "deployment", deployment)
+    colours[target].set(error_ratio=0.5)
+    started = time.monotonic()
+    code, engine, err = rollout(
+        deployed, colours, prometheus, "shift", "--to", target, "--steps", "50,100", "--hold", "60"
+    )
+    assert code == ExitCode.ROLLED_BACK, err
+    assert time.monotonic() - started < 300
+    colour, weights = live_routing(env, project_dir, namespace)
+    assert colour == start_colour
+    assert weights == {"controller": 100, "controller-preview": 0}
+    # The rollback targeted only routing resources, and the failed colour still runs.
+    assert engine.ups[-1] and all(
+        ":Service::" in urn or ":HTTPRoute::" in urn or ":Ingress::" in urn
+        for urn in engine.ups[-1]
+    )
+    after = kubectl_json(env, project_dir, "-n", namespace, "get", "deployment", deployment)
+    assert after["metadata"]["generation"] == before["metadata"]["generation"]
+    log = (project_dir / "logs" / "deployment" / "rollback.log").read_text()
+    assert "Rollback triggered" in log
