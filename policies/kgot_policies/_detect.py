@@ -42,9 +42,15 @@ SECRET_NAME = re.compile(
     r"|WEBHOOK_?URL|DSN|AUTH_?KEY|SIGNING_?KEY|ENCRYPTION_?KEY)",
     re.IGNORECASE,
 )
+# ...unless the name says it is only about the secret: where it is, how long it lives.
 _NOT_SECRET_NAME = re.compile(
-    r"(_FILE|_PATH|_DIR|_NAME|_ENABLED|_TTL|_TIMEOUT|_REF)$", re.IGNORECASE
+    r"[_.-](FILE|PATH|DIR|NAME|ENABLED|TTL|TIMEOUT|REF|TYPE|MODE|URL|ENDPOINT|HEADER|LENGTH)$",
+    re.IGNORECASE,
 )
+_WEBHOOK = re.compile(r"WEBHOOK", re.IGNORECASE)
+_FILE_SUFFIX = re.compile(r"[_.-](FILE|PATH)$", re.IGNORECASE)
+# `key: value`, `key = value`, `"key": "value"` in a config file.
+_ASSIGNMENT = re.compile(r"""^\s*-?\s*["']?([A-Za-z0-9_.-]+)["']?\s*[:=]\s*["']?([^"'\s#,]+)""")
 _TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{20,}")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _HASH_PREFIX = re.compile(r"(sha256|sha512|sha1|md5)[:=]$", re.IGNORECASE)
@@ -117,18 +123,27 @@ def find_secret_kinds(text: str, filename: str = "", name: str = "") -> list[str
                 kinds.append(str(KeywordDetector.secret_type))
                 break
     stripped = text.strip()
-    if (
-        name
-        and SECRET_NAME.search(name)
-        and not _NOT_SECRET_NAME.search(name)
-        and "\n" not in stripped
-        and len(stripped) >= 4
-        and not is_reference(stripped)
-    ):
+    if name and "\n" not in stripped and _is_literal_secret(name, stripped):
         kinds.append(f"Literal value of secret-named {name}")
+    if filename:
+        for line in text.splitlines():
+            assignment = _ASSIGNMENT.match(line)
+            if assignment and _is_literal_secret(assignment.group(1), assignment.group(2)):
+                kinds.append(f"Literal value of secret-named {assignment.group(1)}")
+                break
     if _high_entropy_tokens(text):
         kinds.append("High entropy string")
     return sorted(set(kinds))
+
+
+def is_secret_name(name: str) -> bool:
+    if not SECRET_NAME.search(name) or _FILE_SUFFIX.search(name):
+        return False
+    return bool(_WEBHOOK.search(name)) or not _NOT_SECRET_NAME.search(name)
+
+
+def _is_literal_secret(name: str, value: str) -> bool:
+    return is_secret_name(name) and len(value) >= 4 and not is_reference(value)
 
 
 def _keyword_regexes(filename: str) -> dict[re.Pattern[str], int]:

@@ -123,12 +123,22 @@ def _belongs(service: KubeObject, name: str, colours: dict[str, ColourSet]) -> b
     return service.name == f"{name}-preview"
 
 
-def traffic_safety_validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    settings = config(args, {"requireSignedImages": False, "verifiedDigests": []})
-    production = environment(settings) == "production"
-    objects = stack_objects(args)
+@dataclass(frozen=True)
+class ServiceRouting:
+    """Where one service's traffic goes: the colours that get some, and why."""
+
+    namespace: str | None
+    name: str
+    colours: dict[str, ColourSet]
+    receiving: dict[str, str]
+    active_service: KubeObject
+
+
+def service_routing(objects: list[KubeObject]) -> list[ServiceRouting]:
+    """Every blue/green service whose active Service is readable."""
     services = {(o.namespace, o.name): o for o in objects if o.kind == "Service"}
     weights = _route_weights(objects)
+    found = []
     for (namespace, name), colours in sorted(colour_sets(objects).items(), key=str):
         active_service = services.get((namespace, name))
         active = _selected_colour(active_service)
@@ -145,15 +155,34 @@ def traffic_safety_validate(args: StackValidationArgs, report_violation: ReportV
             weight = weights.get((svc_namespace, svc_name), 0)
             if weight > 0 and _belongs(service, name, colours):
                 receiving[colour] = f"weight {weight} through Service {svc_name}"
+        found.append(ServiceRouting(namespace, name, colours, receiving, active_service))
+    return found
+
+
+def idle_colours(objects: list[KubeObject]) -> set[str]:
+    """URNs of colour Deployments that get no traffic (a standby without weight)."""
+    idle = set()
+    for routing in service_routing(objects):
+        for colour, colour_set in routing.colours.items():
+            if colour not in routing.receiving:
+                idle.add(colour_set.deployment.urn)
+    return idle
+
+
+def traffic_safety_validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    settings = config(args, {"requireSignedImages": False, "verifiedDigests": []})
+    production = environment(settings) == "production"
+    for routing in service_routing(stack_objects(args)):
+        name, colours = routing.name, routing.colours
         sizes = [c.replicas for c in colours.values()]
         if any(not isinstance(s, int) for s in sizes):
             sizes = []
-        for colour, why in sorted(receiving.items()):
+        for colour, why in sorted(routing.receiving.items()):
             target = colours.get(colour)
             if target is None:
                 report_violation(
                     f"{name}: colour {colour} is {why} but has no Deployment {name}-{colour}.",
-                    active_service.urn,
+                    routing.active_service.urn,
                 )
                 continue
             _check_colour(target, why, sizes, settings, production, report_violation)

@@ -213,29 +213,33 @@ service_account_token = StackValidationPolicy(
 REPLICA_DEFAULTS: dict[str, Any] = {"minReplicas": 2}
 
 
-def replicas_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    obj = kube(args)
-    if obj is None or obj.kind not in REPLICATED_KINDS:
-        return
+def replicas_validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     settings = config(args, REPLICA_DEFAULTS)
     if environment(settings) != "production":
         return
-    replicas = obj.spec.get("replicas", 1)
-    # A colour scaled to zero serves nothing; traffic-safety refuses to route to it.
-    if replicas is UNKNOWN or replicas == 0:
-        return
+    from .traffic_safety import idle_colours
+
+    objects = stack_objects(args)
+    # A standby colour without weight serves nothing, so it may run scaled
+    # down (standbyReplicas); traffic-shift-safety refuses to route to it
+    # before it is back at full size.
+    idle = idle_colours(objects)
     minimum = int(settings["minReplicas"])
-    if isinstance(replicas, int | float) and replicas < minimum:
-        report_violation(
-            f"{obj.ref}: runs {int(replicas)} replica(s) in production; at least {minimum} "
-            "keep it available through a node loss.",
-            None,
-        )
+    for obj in objects:
+        if obj.kind not in REPLICATED_KINDS or obj.urn in idle:
+            continue
+        replicas = obj.spec.get("replicas", 1)
+        if isinstance(replicas, int) and replicas < minimum:
+            report_violation(
+                f"{obj.ref}: runs {replicas} replica(s) in production; at least {minimum} "
+                "keep it available through a node loss.",
+                obj.urn,
+            )
 
 
-replicas_minimum = ResourceValidationPolicy(
+replicas_minimum = StackValidationPolicy(
     name="workload-replicas-production",
-    description="Production workloads run at least minReplicas (2) replicas.",
+    description="Production workloads that serve traffic run at least minReplicas (2) replicas.",
     validate=replicas_validate,
     enforcement_level=MANDATORY,
     severity=Severity.MEDIUM,

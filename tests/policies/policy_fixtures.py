@@ -48,6 +48,9 @@ TYPE = {
     "RoleBinding": "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
     "ClusterRoleBinding": "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
     "HTTPRoute": "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+    "ValidatingAdmissionPolicy": (
+        "kubernetes:admissionregistration.k8s.io/v1alpha1:ValidatingAdmissionPolicy"
+    ),
     "Gateway": "kubernetes:gateway.networking.k8s.io/v1:Gateway",
 }
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
