@@ -14,7 +14,7 @@ settings = load()
 traffic = settings.traffic
 
 baseline = ClusterBaseline(
-    "baseline", ClusterBaselineArgs(settings=settings, extra_budget=monitoring_budget())
+    "baseline", ClusterBaselineArgs(settings=settings, extra_budget=monitoring_budget(settings))
 )
 after_baseline = pulumi.ResourceOptions(depends_on=[baseline])
 

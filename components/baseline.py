@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 
 from components.labels import (
     ALERTMANAGER,
+    ALERTMANAGER_CLUSTER_PORT,
     ALERTMANAGER_PORT,
     GRAFANA,
     GRAFANA_PORT,
@@ -283,6 +284,10 @@ class ClusterBaseline(pulumi.ComponentResource):
             return [np.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in ports]
 
         services = pods(**{tier: TIER_SERVICE})
+        gossip = [
+            np.NetworkPolicyPortArgs(protocol=protocol, port=ALERTMANAGER_CLUSTER_PORT)
+            for protocol in ("TCP", "UDP")
+        ]
         service_ports = tcp(*sorted({s.port for s in self._settings.services}))
         self._policy(
             name,
@@ -408,10 +413,20 @@ class ClusterBaseline(pulumi.ComponentResource):
                     np.NetworkPolicyIngressRuleArgs(
                         from_=[np.NetworkPolicyPeerArgs(pod_selector=monitoring(PROMETHEUS))],
                         ports=tcp(ALERTMANAGER_PORT),
-                    )
+                    ),
+                    np.NetworkPolicyIngressRuleArgs(
+                        from_=[np.NetworkPolicyPeerArgs(pod_selector=monitoring(ALERTMANAGER))],
+                        ports=gossip,
+                    ),
                 ],
-                # Slack and PagerDuty are HTTPS endpoints on the internet.
-                egress=[np.NetworkPolicyEgressRuleArgs(ports=tcp(443))],
+                egress=[
+                    # Slack and PagerDuty are HTTPS endpoints on the internet.
+                    np.NetworkPolicyEgressRuleArgs(ports=tcp(443)),
+                    np.NetworkPolicyEgressRuleArgs(
+                        to=[np.NetworkPolicyPeerArgs(pod_selector=monitoring(ALERTMANAGER))],
+                        ports=gossip,
+                    ),
+                ],
             ),
         )
         self._policy(

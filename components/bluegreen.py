@@ -36,7 +36,8 @@ class BlueGreenServiceArgs:
     service_account: pulumi.Input[str]
     # Gateway the HTTPRoute of a public service attaches to (gateway routing).
     gateway_name: str | None = None
-    # Image per colour, e.g. digests from ServiceImages; default `<image>:<version>`.
+    # Image per colour, e.g. digests from ServiceImages; default: the service's
+    # `<image>:<version>`, pinned by the digest stack config gives that version.
     images: Mapping[Color, pulumi.Input[str]] = field(default_factory=dict)
 
 
@@ -91,7 +92,7 @@ class BlueGreenService(pulumi.ComponentResource):
         image = self._args.images.get(color)
         if image is not None:
             return image
-        return f"{self._args.service.image}:{self._args.traffic.version_of(color)}"
+        return self._args.service.image_ref(self._args.traffic.version_of(color))
 
     def _deployment(self, name: str, color: Color) -> k8s.apps.v1.Deployment:
         svc = self._args.service

@@ -26,6 +26,10 @@ GRAFANA = "grafana"
 PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093
 GRAFANA_PORT = 3000
+# Alertmanager replicas gossip on this port and find each other (and
+# Prometheus finds all of them) through a headless Service of this name.
+ALERTMANAGER_CLUSTER_PORT = 9094
+ALERTMANAGER_PEERS = "alertmanager-cluster"
 
 # Non-root identity of the service containers (restricted Pod Security).
 SERVICE_UID = 10001

@@ -13,6 +13,8 @@ from components import monitoring_config as cfg
 from components.baseline import ResourceBudget
 from components.labels import (
     ALERTMANAGER,
+    ALERTMANAGER_CLUSTER_PORT,
+    ALERTMANAGER_PEERS,
     ALERTMANAGER_PORT,
     GRAFANA,
     GRAFANA_PORT,
@@ -40,12 +42,12 @@ _PODS = {
 }
 
 
-def monitoring_budget() -> ResourceBudget:
-    """The monitoring pods (one each, plus a surge pod) for the namespace quota."""
+def monitoring_budget(settings: PlatformSettings) -> ResourceBudget:
+    """The monitoring pods (replicas of each, plus a surge pod) for the namespace quota."""
     budget = ResourceBudget()
     for pod in _PODS.values():
         budget += ResourceBudget.of_pods(
-            2,
+            settings.monitoring.replicas + 1,
             cpu_millicores(pod.requests["cpu"]),
             memory_bytes(pod.requests["memory"]),
             cpu_millicores(pod.limits["cpu"]),
@@ -134,6 +136,7 @@ class MonitoringStack(pulumi.ComponentResource):
         pod = _PODS[app]
         labels = monitoring_labels(app, image_version(image))
         selector = {"app.kubernetes.io/name": app, "app.kubernetes.io/instance": app}
+        replicas = self._args.settings.monitoring.replicas
         annotations = {"kgot.io/config-checksum": checksum}
         if needs_api:
             # Declared for the policy pack: this pod reads the Kubernetes API.
@@ -147,7 +150,7 @@ class MonitoringStack(pulumi.ComponentResource):
                 annotations={"kgot.io/needs-kubernetes-api": "true"} if needs_api else None,
             ),
             spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=1,
+                replicas=replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(
                     type="RollingUpdate",
@@ -194,6 +197,16 @@ class MonitoringStack(pulumi.ComponentResource):
                 ),
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
+        )
+        # Like the services: a drain takes one pod of each app at a time.
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{self._name}-pdb-{app}",
+            metadata=self._meta(app, app),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+            ),
+            opts=self._child,
         )
         service = core.Service(
             f"{self._name}-service-{app}",
@@ -338,6 +351,30 @@ class MonitoringStack(pulumi.ComponentResource):
                 )
             )
             mounts.append(self._mount("receivers", cfg.SECRETS_DIR))
+        core = k8s.core.v1
+        # Headless: its DNS name lists every replica, for the gossip peers and
+        # for Prometheus, which must send each alert to all of them.
+        core.Service(
+            f"{self._name}-service-{ALERTMANAGER_PEERS}",
+            metadata=self._meta(ALERTMANAGER_PEERS, ALERTMANAGER),
+            spec=core.ServiceSpecArgs(
+                cluster_ip="None",
+                # Peers must find each other before any of them is ready.
+                publish_not_ready_addresses=True,
+                selector={"app.kubernetes.io/name": ALERTMANAGER},
+                ports=[
+                    core.ServicePortArgs(name="http", port=ALERTMANAGER_PORT, target_port="http"),
+                    core.ServicePortArgs(
+                        name="gossip-tcp", port=ALERTMANAGER_CLUSTER_PORT, protocol="TCP"
+                    ),
+                    core.ServicePortArgs(
+                        name="gossip-udp", port=ALERTMANAGER_CLUSTER_PORT, protocol="UDP"
+                    ),
+                ],
+            ),
+            opts=self._child,
+        )
+        peers = f"{ALERTMANAGER_PEERS}.{settings.namespace}.svc.cluster.local"
         return self._workload(
             ALERTMANAGER,
             settings.monitoring.alertmanager_image,
@@ -348,8 +385,19 @@ class MonitoringStack(pulumi.ComponentResource):
                     "--config.file=/etc/alertmanager/alertmanager.yml",
                     "--storage.path=/alertmanager",
                     f"--web.listen-address=:{ALERTMANAGER_PORT}",
-                    # One replica: no gossip port to open in the NetworkPolicy.
-                    "--cluster.listen-address=",
+                    f"--cluster.listen-address=0.0.0.0:{ALERTMANAGER_CLUSTER_PORT}",
+                    # Pod IPs are not always in a private range, which is all
+                    # Alertmanager would pick by itself.
+                    f"--cluster.advertise-address=$(POD_IP):{ALERTMANAGER_CLUSTER_PORT}",
+                    f"--cluster.peer={peers}:{ALERTMANAGER_CLUSTER_PORT}",
+                ],
+                "env": [
+                    core.EnvVarArgs(
+                        name="POD_IP",
+                        value_from=core.EnvVarSourceArgs(
+                            field_ref=core.ObjectFieldSelectorArgs(field_path="status.podIP")
+                        ),
+                    )
                 ],
                 "readiness_probe": self._http_probe("/-/ready"),
                 "liveness_probe": self._http_probe("/-/healthy", delay=30),

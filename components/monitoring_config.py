@@ -13,6 +13,7 @@ import yaml
 
 from components.labels import (
     ALERTMANAGER,
+    ALERTMANAGER_PEERS,
     ALERTMANAGER_PORT,
     COLOR_LABEL,
     METRICS_PATH_ANNOTATION,
@@ -50,6 +51,14 @@ def _meta_label(label: str) -> str:
     return "__meta_kubernetes_pod_label_" + "".join(c if c.isalnum() else "_" for c in label)
 
 
+def _alertmanager_peers(settings: PlatformSettings) -> dict[str, object]:
+    return {
+        "names": [f"{ALERTMANAGER_PEERS}.{settings.namespace}.svc.cluster.local"],
+        "type": "A",
+        "port": ALERTMANAGER_PORT,
+    }
+
+
 def prometheus_config(settings: PlatformSettings) -> dict[str, object]:
     mon = settings.monitoring
     return {
@@ -62,20 +71,14 @@ def prometheus_config(settings: PlatformSettings) -> dict[str, object]:
             },
         },
         "rule_files": [f"{RULES_DIR}/{RECORDING_RULES_FILE}", f"{RULES_DIR}/{ALERTING_RULES_FILE}"],
-        "alerting": {
-            "alertmanagers": [
-                {"static_configs": [{"targets": [f"{ALERTMANAGER}:{ALERTMANAGER_PORT}"]}]}
-            ]
-        },
+        # Every Alertmanager replica gets every alert; they deduplicate.
+        "alerting": {"alertmanagers": [{"dns_sd_configs": [_alertmanager_peers(settings)]}]},
         "scrape_configs": [
             {
                 "job_name": PROMETHEUS,
                 "static_configs": [{"targets": [f"localhost:{PROMETHEUS_PORT}"]}],
             },
-            {
-                "job_name": ALERTMANAGER,
-                "static_configs": [{"targets": [f"{ALERTMANAGER}:{ALERTMANAGER_PORT}"]}],
-            },
+            {"job_name": ALERTMANAGER, "dns_sd_configs": [_alertmanager_peers(settings)]},
             {
                 "job_name": "kgot-services",
                 "kubernetes_sd_configs": [

@@ -86,6 +86,7 @@ _MEMORY_UNITS = {
 _HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~/-]*$")
 _DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
 _HOSTNAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
@@ -141,6 +142,13 @@ class ServiceSettings:
     # Public services are reached through the edge (Gateway or Ingress);
     # the others only inside the namespace.
     public: bool
+    # version -> `sha256:<hex>` of a released image, so the Deployment pins it.
+    digests: tuple[tuple[str, str], ...] = ()
+
+    def image_ref(self, version: str) -> str:
+        """`<image>:<version>`, pinned `@sha256:...` when the version's digest is known."""
+        digest = dict(self.digests).get(version)
+        return f"{self.image}:{version}@{digest}" if digest else f"{self.image}:{version}"
 
     @property
     def name(self) -> str:
@@ -257,6 +265,8 @@ class MonitoringSettings:
     grafana_image: str
     retention: str
     scrape_interval: str
+    # Of each of Prometheus, Alertmanager (clustered) and Grafana.
+    replicas: int
     # None: Grafana is read-only (anonymous viewers, no login form).
     grafana_admin_password: Secret | None
 
@@ -298,11 +308,17 @@ DEFAULT_SECURITY: Mapping[str, object] = {
     "minimumScore": 0.8,
 }
 DEFAULT_MONITORING: Mapping[str, object] = {
-    "prometheusImage": "quay.io/prometheus/prometheus:v3.5.0",
-    "alertmanagerImage": "quay.io/prometheus/alertmanager:v0.28.1",
-    "grafanaImage": "docker.io/grafana/grafana:12.1.1",
+    # Pinned by digest (the multi-platform index of each tag): production
+    # admits no image by tag alone.
+    "prometheusImage": "docker.io/prom/prometheus:v3.5.0"
+    "@sha256:63805ebb8d2b3920190daf1cb14a60871b16fd38bed42b857a3182bc621f4996",
+    "alertmanagerImage": "docker.io/prom/alertmanager:v0.28.1"
+    "@sha256:27c475db5fb156cab31d5c18a4251ac7ed567746a2483ff264516437a39b15ba",
+    "grafanaImage": "docker.io/grafana/grafana:12.1.1"
+    "@sha256:a1701c2180249361737a99a01bc770db39381640e4d631825d38ff4535efa47d",
     "retention": "15d",
     "scrapeInterval": "15s",
+    "replicas": 1,
 }
 DEFAULT_EDGE: Mapping[str, object] = {
     "domain": "kgot.example.com",
@@ -532,6 +548,7 @@ _SERVICE_KEYS = (
     "component",
     "metricsPath",
     "public",
+    "digests",
 )
 
 
@@ -565,7 +582,20 @@ def _service(services: _Reader, key: str) -> ServiceSettings:
             "metricsPath", _HTTP_PATH, "an HTTP path starting with /", default="/metrics"
         ),
         public=svc.boolean("public", default=False),
+        digests=_digests(svc),
     )
+
+
+def _digests(svc: _Reader) -> tuple[tuple[str, str], ...]:
+    digests = svc.obj("digests", {}, allowed="an object: version -> sha256:<64 hex digits>")
+    pairs: list[tuple[str, str]] = []
+    for version, digest in digests.raw.items():
+        if not _IMAGE_TAG.match(version) or version == "latest":
+            raise digests.fail(version, version, "a version tag such as 1.4.2 (not latest)")
+        if not isinstance(digest, str) or not _DIGEST.match(digest):
+            raise digests.fail(version, digest, "sha256:<64 hex digits>")
+        pairs.append((version, digest))
+    return tuple(pairs)
 
 
 def _services(root: _Reader) -> tuple[ServiceSettings, ...]:
@@ -733,6 +763,7 @@ def _monitoring(root: _Reader) -> MonitoringSettings:
         grafana_image=image("grafanaImage"),
         retention=duration("retention"),
         scrape_interval=duration("scrapeInterval"),
+        replicas=mon.integer("replicas", 1, 5, default=1),
         grafana_admin_password=root.secret("grafanaAdminPassword"),
     )
 

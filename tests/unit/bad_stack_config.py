@@ -168,6 +168,16 @@ BAD_CONFIG: list[tuple[str, Mutation, list[str]]] = [
         ["monitoring.grafanaImage", "grafana/grafana", "fixed tag"],
     ),
     (
+        "digest not sha256",
+        _set("services.controller.digests", {"1.0.0": "md5:abc"}),
+        ["services.controller.digests.1.0.0", '"md5:abc"', "sha256:<64 hex digits>"],
+    ),
+    (
+        "monitoring replicas zero",
+        _set("monitoring.replicas", 0),
+        ["monitoring.replicas", "0", "integer from 1 to 5"],
+    ),
+    (
         "bad custom trigger comparison",
         _set(
             "rollback.customTriggers",

@@ -426,3 +426,38 @@ def test_bad_config_fails_before_any_resource(
     assert run_program.last.resources == []
     for fragment in expected:
         assert fragment in str(caught.value)
+
+
+def test_released_digests_pin_the_images(run_program: ProgramRunner) -> None:
+    raw = read_stack_file(ROOT / "Pulumi.production.yaml")
+    services = copy.deepcopy(raw["services"])
+    assert isinstance(services, dict)
+    digest = "sha256:" + "0f" * 32
+    services["controller"]["digests"] = {"1.4.0": digest}
+    program = run_program(
+        "production", {"services": services, "blueVersion": "1.4.0", "greenVersion": "1.5.0"}
+    )
+    blue = pod_spec(program.one("Deployment", "controller-blue"))["containers"][0]["image"]
+    green = pod_spec(program.one("Deployment", "controller-green"))["containers"][0]["image"]
+    assert blue == f"ghcr.io/kgot-platform/controller:1.4.0@{digest}"
+    assert green == "ghcr.io/kgot-platform/controller:1.5.0"
+
+
+@pytest.mark.parametrize(("stack", "replicas"), [("dev", 1), ("production", 2)])
+def test_monitoring_replicas_disruption_budgets_and_alertmanager_cluster(
+    run_program: ProgramRunner, stack: str, replicas: int
+) -> None:
+    program = run_program(stack)
+    for app in ("prometheus", "alertmanager", "grafana"):
+        assert program.one("Deployment", app).inputs["spec"]["replicas"] == replicas
+        assert program.one("PodDisruptionBudget", app).inputs["spec"]["maxUnavailable"] == 1
+        image = pod_spec(program.one("Deployment", app))["containers"][0]["image"]
+        assert "@sha256:" in image, f"{app} image is not pinned by digest"
+    peers = program.one("Service", "alertmanager-cluster").inputs["spec"]
+    assert peers["clusterIP"] == "None"
+    assert peers["publishNotReadyAddresses"] is True
+    args = pod_spec(program.one("Deployment", "alertmanager"))["containers"][0]["args"]
+    namespace = program.exports["namespace"]
+    assert f"--cluster.peer=alertmanager-cluster.{namespace}.svc.cluster.local:9094" in args
+    config = program.one("ConfigMap", "prometheus-config").inputs["data"]["prometheus.yml"]
+    assert f"alertmanager-cluster.{namespace}.svc.cluster.local" in config
