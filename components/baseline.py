@@ -249,6 +249,8 @@ class ClusterBaseline(pulumi.ComponentResource):
                         # every container of the platform sets its own.
                         default_request={"cpu": "100m", "memory": "128Mi"},
                         default={"cpu": "500m", "memory": "512Mi"},
+                        # At least 2 cores / 2Gi: the monitoring containers
+                        # (Prometheus asks for up to 1 core and 2Gi).
                         max={
                             "cpu": f"{max(largest_cpu, 2000)}m",
                             "memory": f"{math.ceil(max(largest_mem, 2**31) / 2**20)}Mi",

@@ -12,6 +12,7 @@ what is allowed, and is raised before the program registers any resource.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -353,7 +354,10 @@ T = TypeVar("T")
 
 
 def _show(value: object) -> str:
-    return json.dumps(value) if not isinstance(value, Secret) else repr(value)
+    if isinstance(value, Secret):
+        return repr(value)
+    # YAML may hand over dates and the like; show them, do not crash on them.
+    return json.dumps(value, default=str)
 
 
 class _Reader:
@@ -434,12 +438,16 @@ class _Reader:
         default: float | None = None,
         low_open: bool = False,
     ) -> float:
-        lower = f"> {low}" if low_open else f">= {low}"
-        allowed = f"a number {lower} and <= {high}" if high is not None else f"a number {lower}"
+        if math.isinf(low):
+            allowed = "a finite number"
+        else:
+            lower = f"> {low}" if low_open else f">= {low}"
+            allowed = f"a number {lower}" + (f" and <= {high}" if high is not None else "")
         value = self._get(name, default, allowed)
         number = _as_float(value)
         if (
             number is None
+            or not math.isfinite(number)
             or number < low
             or (low_open and number == low)
             or (high is not None and number > high)
@@ -619,7 +627,7 @@ def _services(root: _Reader) -> tuple[ServiceSettings, ...]:
 def _traffic(root: _Reader) -> TrafficSettings:
     routing = root.choice("trafficRouting", TRAFFIC_ROUTINGS, default="gateway")
     weight = root.integer("standbyWeight", 0, 100, default=0)
-    if routing == "selector" and weight not in (0,):
+    if routing == "selector" and weight != 0:
         raise root.fail(
             "standbyWeight", weight, "0 with trafficRouting selector (it cannot split traffic)"
         )
@@ -668,13 +676,13 @@ def _rollback(root: _Reader) -> RollbackTriggers:
             CustomTrigger(
                 name=name,
                 query=custom.string("query", allowed="a PromQL expression"),
-                threshold=custom.number("threshold", float("-inf"), None),
+                threshold=custom.number("threshold", -math.inf, None),
                 comparison=custom.choice("comparison", COMPARISONS),
                 window_seconds=_window(custom),
             )
         )
     monitoring_window = rb.integer("monitoringWindowSeconds", 30, 86_400)
-    triggers = RollbackTriggers(
+    return RollbackTriggers(
         error_rate=ThresholdTrigger(
             error.number("threshold", 0.0, 1.0, low_open=True), _window(error)
         ),
@@ -687,7 +695,6 @@ def _rollback(root: _Reader) -> RollbackTriggers:
         on_breach=rb.choice("onBreach", ("rollback", "freeze"), default="rollback"),
         custom_triggers=tuple(customs),
     )
-    return triggers
 
 
 def _security(root: _Reader) -> SecurityThresholds:

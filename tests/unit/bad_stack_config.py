@@ -55,6 +55,11 @@ BAD_CONFIG: list[tuple[str, Mutation, list[str]]] = [
         ["rollback.errorRate.threshold", "1.5", "<= 1.0"],
     ),
     (
+        "error rate not a number",
+        _set("rollback.errorRate.threshold", "nan"),
+        ["rollback.errorRate.threshold", '"nan"', "> 0.0 and <= 1.0"],
+    ),
+    (
         "latency ratio not above 1",
         _set("rollback.latency.ratio", 0.5),
         ["rollback.latency.ratio", "0.5", "> 1.0"],
@@ -176,6 +181,22 @@ BAD_CONFIG: list[tuple[str, Mutation, list[str]]] = [
         "monitoring replicas zero",
         _set("monitoring.replicas", 0),
         ["monitoring.replicas", "0", "integer from 1 to 5"],
+    ),
+    (
+        "custom trigger threshold not finite",
+        _set(
+            "rollback.customTriggers",
+            [
+                {
+                    "name": "q",
+                    "query": "up",
+                    "threshold": "inf",
+                    "comparison": ">",
+                    "windowSeconds": 60,
+                }
+            ],
+        ),
+        ["rollback.customTriggers[0].threshold", '"inf"', "a finite number"],
     ),
     (
         "bad custom trigger comparison",
