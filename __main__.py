@@ -7,10 +7,14 @@ import pulumi
 from components.baseline import ClusterBaseline, ClusterBaselineArgs
 from components.bluegreen import BlueGreenService, BlueGreenServiceArgs
 from components.monitoring import MonitoringStack, MonitoringStackArgs, monitoring_budget
-from components.settings import COLORS, load
+from components.settings import COLORS, SettingsError, load
 
-# Bad config stops here, before anything is registered.
-settings = load()
+# Bad config stops here, before anything is registered. It is the user's
+# mistake, not a bug: one clear line, no traceback.
+try:
+    settings = load()
+except SettingsError as error:
+    raise pulumi.RunError(str(error)) from error
 traffic = settings.traffic
 
 baseline = ClusterBaseline(

@@ -6,6 +6,7 @@ import copy
 import json
 from typing import Any
 
+import pulumi
 import pytest
 from bad_stack_config import BAD_CONFIG, Mutation
 from mocked_program import ROOT, Program, ProgramRunner, Recorded
@@ -404,8 +405,10 @@ def test_grafana_password_only_from_secret_config(run_program: ProgramRunner) ->
 def test_plain_text_secret_is_refused_before_anything_is_registered(
     run_program: ProgramRunner,
 ) -> None:
-    with pytest.raises(SettingsError, match=r"slackWebhookUrl.*plain text.*--secret"):
+    with pytest.raises(pulumi.RunError, match=r"slackWebhookUrl.*plain text.*--secret") as caught:
         run_program("staging", plain={"slackWebhookUrl": SLACK_URL})
+    assert isinstance(caught.value.__cause__, SettingsError)
+    assert SLACK_URL not in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -420,8 +423,10 @@ def test_bad_config_fails_before_any_resource(
     mutate(overrides)
     # Keys the mutation deleted are unset for the run.
     overrides.update({key: None for key in raw if key not in overrides})
-    with pytest.raises(SettingsError) as caught:
+    # The engine prints a RunError as one line, without a traceback.
+    with pytest.raises(pulumi.RunError) as caught:
         run_program("staging", overrides)
+    assert isinstance(caught.value.__cause__, SettingsError)
     assert run_program.last is not None
     assert run_program.last.resources == []
     for fragment in expected:
