@@ -222,13 +222,18 @@ def kube_object(
         api_version = body["apiVersion"]
     metadata = as_dict(body.get("metadata"))
     name = metadata.get("name")
-    if not isinstance(name, str) or not name:
+    if name is UNKNOWN:
+        name = resource_name
+    elif not isinstance(name, str) or not name:
         # Pulumi auto-naming: the object is named after the resource plus a suffix.
         name = resource_name
     namespace: str | None = None
     if kind not in CLUSTER_SCOPED_KINDS:
         declared = metadata.get("namespace")
-        if isinstance(declared, str) and declared:
+        if declared is UNKNOWN:
+            # Another resource's output during preview: not "no namespace".
+            namespace = UNKNOWN
+        elif isinstance(declared, str) and declared:
             namespace = declared
         elif provider_namespace:
             namespace = provider_namespace

@@ -179,6 +179,11 @@ def test_nothing_in_the_default_namespace() -> None:
     assert violations(wh.no_default_namespace, obj("ClusterRole", "x", None, rules=[])) == []
 
 
+def test_namespace_unknown_during_preview_is_not_missing() -> None:
+    unknown_string = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    assert violations(wh.no_default_namespace, obj("ConfigMap", "x", unknown_string)) == []
+
+
 def test_bare_pods_are_refused() -> None:
     assert violations(wh.no_bare_pods, workload("Pod", pod_spec()))
     assert violations(wh.no_bare_pods, workload("Deployment", pod_spec())) == []
