@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from kgot_rollout._exceptions import MetricsUnavailableError
 from kgot_rollout._prometheus import MetricsSource
-from kgot_rollout._queries import QuerySet, render
+from kgot_rollout._queries import QuerySet, cpu_query, render
 from kgot_rollout._settings import RolloutSettings
 from kgot_rollout._triggers import GateResult, TriggerSpec, Verdict, evaluate, worst_of
 
@@ -58,7 +58,7 @@ class Gate:
             ),
             TriggerSpec(
                 "cpu",
-                self._render(self.queries.cpu, colour),
+                self._render(self.queries.cpu or cpu_query(self.settings.cpu_limits), colour),
                 rb.cpu.threshold,
                 ">",
                 rb.cpu.window_seconds,

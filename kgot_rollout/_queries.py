@@ -5,12 +5,14 @@ Kubernetes service names) and ``$rate`` (the rate window). They assume the
 scrape config labels every platform target with ``namespace`` and ``color``
 (from the pod label ``kgot.io/color``). A JSON file can replace any of them
 (``--queries``); custom triggers from stack config may use the same variables.
+The labels and metric names are the platform's scrape contract (see
+docs/architecture.md, "Metrics and rules").
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from string import Template
@@ -22,20 +24,19 @@ _SEL = 'namespace="$namespace",color="$colour"'
 
 @dataclass(frozen=True)
 class QuerySet:
+    # The worst service of the colour: its 5xx share (0 when it has requests but no 5xx).
     error_rate: str = (
-        f'(sum(rate(http_requests_total{{{_SEL},code=~"5.."}}[$rate])) or vector(0))'
-        f" / sum(rate(http_requests_total{{{_SEL}}}[$rate]))"
+        f'max((sum by (service) (rate(http_requests_total{{{_SEL},code=~"5.."}}[$rate]))'
+        f" or 0 * sum by (service) (rate(http_requests_total{{{_SEL}}}[$rate])))"
+        f" / sum by (service) (rate(http_requests_total{{{_SEL}}}[$rate])))"
     )
+    # The slowest service's p95.
     latency_p95: str = (
-        "histogram_quantile(0.95, sum by (le) "
-        f"(rate(http_request_duration_seconds_bucket{{{_SEL}}}[$rate])))"
+        "max(histogram_quantile(0.95, sum by (service, le) "
+        f"(rate(http_request_duration_seconds_bucket{{{_SEL}}}[$rate]))))"
     )
-    cpu: str = (
-        "max(sum by (pod) (rate(container_cpu_usage_seconds_total"
-        '{namespace="$namespace",pod=~"($services)-$colour-.*",container!=""}[$rate]))'
-        " / sum by (pod) (kube_pod_container_resource_limits"
-        '{namespace="$namespace",pod=~"($services)-$colour-.*",resource="cpu"}))'
-    )
+    # Empty: built from each service's CPU limit in stack config (see cpu_query).
+    cpu: str = ""
     health: str = f"min(up{{{_SEL}}})"
     rate_window: str = "1m"
 
@@ -59,6 +60,17 @@ class QuerySet:
 def kubernetes_name(service_key: str) -> str:
     """Service key ``graph_store`` -> Kubernetes name ``graph-store``."""
     return service_key.replace("_", "-")
+
+
+def cpu_query(limits: Mapping[str, float]) -> str:
+    """Highest CPU use of any service of the colour, as a share of its limit (cores)."""
+    parts = [
+        f'rate(process_cpu_seconds_total{{{_SEL},service="{kubernetes_name(key)}"}}[$rate])'
+        f" / {cores:g}"
+        for key, cores in sorted(limits.items())
+        if cores > 0
+    ]
+    return f"max({' or '.join(parts)})" if parts else ""
 
 
 def render(

@@ -282,7 +282,8 @@ class Rollouts:
             self.journal.record(rollout_id, kind, "step-passed", weight=weight)
             self.console.line(f"{label} {bar(weight)} {target} {weight}% passed its gate")
         last = steps[-1]
-        status = "promoted" if last == 100 else f"paused-at-{last}"
+        # "completed": every requested step passed; the split stays until `promote`.
+        status = "promoted" if last == 100 else "completed"
         message = (
             f"{target} promoted: all traffic on {target}"
             if last == 100

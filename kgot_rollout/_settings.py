@@ -65,6 +65,8 @@ class RolloutSettings:
     versions: Mapping[Colour, str]
     standby_replicas: int | None
     services: tuple[str, ...]
+    # CPU limit of each service (service key -> cores), for the CPU trigger.
+    cpu_limits: Mapping[str, float]
     rollback: RollbackSettings
     notifications: NotificationSettings
 
@@ -81,6 +83,7 @@ def from_platform(platform: PlatformSettings, *, health_window: float = 30.0) ->
         versions={"blue": traffic.blue_version, "green": traffic.green_version},
         standby_replicas=traffic.standby_replicas,
         services=tuple(s.key for s in platform.services),
+        cpu_limits={s.key: s.resources.limits.millicores / 1000 for s in platform.services},
         rollback=RollbackSettings(
             error_rate=ThresholdTrigger(rb.error_rate.threshold, rb.error_rate.window_seconds),
             latency_ratio=ThresholdTrigger(rb.latency.ratio, rb.latency.window_seconds),

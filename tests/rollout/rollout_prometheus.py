@@ -4,8 +4,8 @@ Each ``ColourService`` serves ``/metrics`` for one colour. Its request counters,
 latency histogram and CPU counter advance with time at the rate, error ratio
 and latency the test sets; its share of traffic follows the weight the
 (fake) engine last applied. Prometheus adds the ``namespace`` and ``color``
-labels the platform's scrape config adds, so the tool's default PromQL runs
-unchanged.
+target labels the platform's scrape config adds, so the tool's default PromQL
+runs unchanged (docs/architecture.md, "Metrics and rules").
 """
 
 from __future__ import annotations
@@ -92,21 +92,14 @@ class ColourService:
                 f'http_request_duration_seconds_bucket{{le="+Inf"}} {total}',
                 f"http_request_duration_seconds_sum {self._sum}",
                 f"http_request_duration_seconds_count {total}",
-                "# TYPE container_cpu_usage_seconds_total counter",
+                "# TYPE process_cpu_seconds_total counter",
             ]
-            for svc in SERVICES:
-                pod = f"{svc.replace('_', '-')}-{self.colour}-0"
-                lines.append(
-                    f'container_cpu_usage_seconds_total{{pod="{pod}",container="app"}} '
-                    f"{self._cpu_seconds}"
-                )
-            lines.append("# TYPE kube_pod_container_resource_limits gauge")
-            for svc in SERVICES:
-                pod = f"{svc.replace('_', '-')}-{self.colour}-0"
-                lines.append(
-                    f'kube_pod_container_resource_limits{{pod="{pod}",container="app",'
-                    f'resource="cpu",unit="core"}} 0.5'
-                )
+            # CPU seconds at `cpu_ratio` of each service's 500m limit (the dev stack's).
+            lines += [
+                f'process_cpu_seconds_total{{service="{svc.replace("_", "-")}"}} '
+                f"{self._cpu_seconds}"
+                for svc in SERVICES
+            ]
             return "\n".join(lines) + "\n"
 
     def start(self) -> None:

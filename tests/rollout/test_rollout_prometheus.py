@@ -180,3 +180,12 @@ def test_failing_health_is_logged_and_rolls_back(bench: Bench) -> None:
     log = (bench.log_dir / "rollback.log").read_text()
     assert "Health check failed" in log
     assert "Rollback triggered" in log
+
+
+def test_cpu_over_its_limit_share_rolls_back(bench: Bench) -> None:
+    bench.colours["green"].set(cpu_ratio=0.95)
+    code = bench.run("shift", "--to", "green", "--steps", "100", "--hold", "30")
+    assert code == ExitCode.ROLLED_BACK, bench.stderr
+    breach = bench.events("breach")[0]
+    assert breach["trigger"] == "cpu"
+    assert "cpu=0.9" in str(breach["reason"])  # 95% of the limit, give or take a scrape
