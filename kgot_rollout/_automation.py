@@ -15,6 +15,11 @@ from kgot_rollout._exceptions import EngineError, RefusedError, StackLockedError
 PROJECT = "kgot-platform"
 
 
+def _op_name(op: object) -> str:
+    """An OpType or, as change summaries carry them at run time, a plain string."""
+    return str(getattr(op, "value", op))
+
+
 def _lock_message(stack: str) -> str:
     return (
         f"stack {stack}: another update holds the stack lock; nothing was changed. "
@@ -81,7 +86,7 @@ class AutomationEngine:
             if event.resource_pre_event is not None:
                 meta = event.resource_pre_event.metadata
                 paths = tuple(meta.detailed_diff or ()) or tuple(meta.diffs or ())
-                steps.append(ResourceStep(meta.urn, meta.type, str(meta.op.value), paths))
+                steps.append(ResourceStep(meta.urn, meta.type, _op_name(meta.op), paths))
             if self._on_event is not None:
                 self._on_event(event)
 
@@ -93,7 +98,7 @@ class AutomationEngine:
             raise StackLockedError(_lock_message(self.stack)) from exc
         except auto.CommandError as exc:
             raise EngineError(f"stack {self.stack}: preview failed: {exc}") from exc
-        summary = {str(op.value): count for op, count in result.change_summary.items()}
+        summary = {_op_name(op): count for op, count in result.change_summary.items()}
         return PreviewReport(change_summary=summary, steps=tuple(steps))
 
     def up(self, *, message: str, target: Sequence[str] | None = None) -> Mapping[str, int]:
@@ -110,7 +115,7 @@ class AutomationEngine:
         except auto.CommandError as exc:
             raise EngineError(f"stack {self.stack}: update failed: {exc}") from exc
         changes = result.summary.resource_changes or {}
-        return {str(op): count for op, count in changes.items()}
+        return {_op_name(op): count for op, count in changes.items()}
 
     def routing_urns(self) -> list[str]:
         try:
@@ -149,7 +154,7 @@ def describe_event_json(event: EngineEvent) -> str:
     """One compact line for an engine event (for the rollout log)."""
     if event.resource_pre_event is not None:
         meta = event.resource_pre_event.metadata
-        return json.dumps({"op": str(meta.op.value), "urn": meta.urn})
+        return json.dumps({"op": _op_name(meta.op), "urn": meta.urn})
     if event.diagnostic_event is not None:
         return json.dumps({"diagnostic": event.diagnostic_event.message.strip()})
     return ""

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from kgot_rollout._console import Console, bar
 from kgot_rollout._engine import Engine, describe_steps, unsafe_changes
-from kgot_rollout._exceptions import RefusedError
+from kgot_rollout._exceptions import RefusedError, StackLockedError
 from kgot_rollout._gate import Gate
 from kgot_rollout._journal import Journal, Rollout, new_rollout_id
 from kgot_rollout._notify import BREACH, FINISHED, HELD, ROLLBACK, Notifier
@@ -113,27 +113,47 @@ class Rollouts:
     def apply(self, before: TrafficState, after: TrafficState, *, rollout: str, why: str) -> None:
         """Write the traffic config, preview it, refuse unsafe changes, then ``up``."""
         self.engine.set_config(_config_for(after))
-        report = self.engine.preview()
-        unsafe = unsafe_changes(report)
-        if unsafe and not self.allow_non_routing:
-            self.engine.set_config(_config_for(before))
+        try:
+            report = self.engine.preview()
+            unsafe = unsafe_changes(report)
+            if unsafe and not self.allow_non_routing:
+                self.journal.log(
+                    "refused: preview changes non-routing resources",
+                    level="ERROR",
+                    rollout=rollout,
+                    changes=describe_steps(unsafe),
+                )
+                raise RefusedError(
+                    f"the preview of {after.describe()} would change more than routing: "
+                    f"{describe_steps(unsafe)}. Config restored to {before.describe()}; "
+                    "nothing was applied. Use --allow-non-routing to apply it anyway."
+                )
             self.journal.log(
-                "refused: preview changes non-routing resources",
-                level="ERROR",
+                f"applying {after.describe()}",
                 rollout=rollout,
-                changes=describe_steps(unsafe),
+                changes=describe_steps(report.changes) or "none",
             )
-            raise RefusedError(
-                f"the preview of {after.describe()} would change more than routing: "
-                f"{describe_steps(unsafe)}. Config restored to {before.describe()}; "
-                "nothing was applied. Use --allow-non-routing to apply it anyway."
-            )
-        self.journal.log(
-            f"applying {after.describe()}",
-            rollout=rollout,
-            changes=describe_steps(report.changes) or "none",
-        )
-        self.engine.up(message=f"kgot-rollout: {why}")
+            self.engine.up(message=f"kgot-rollout: {why}")
+        except RefusedError:
+            # Refused or locked: nothing was applied, so the config goes back too.
+            self.engine.set_config(_config_for(before))
+            raise
+
+    def _up_routing(self, targets: list[str], message: str, *, retries: int) -> None:
+        """A targeted ``up``; an automatic rollback waits for a lock a few times."""
+        for attempt in range(retries + 1):
+            try:
+                self.engine.up(message=message, target=targets)
+                return
+            except StackLockedError:
+                if attempt == retries:
+                    raise
+                self.journal.log(
+                    f"stack locked; rollback retries ({attempt + 1}/{retries})",
+                    level="WARNING",
+                    rollback=True,
+                )
+                self.clock.sleep(max(self.policy.interval_seconds, 2.0))
 
     # -- holding ---------------------------------------------------------------------
     def hold(
@@ -464,14 +484,22 @@ class Rollouts:
         self.console.line(f"Rollback triggered ({trigger}): {reason}")
         success = False
         try:
-            self.engine.set_config(_config_for(after))
             targets = self.engine.routing_urns()
             if not targets:
                 raise RefusedError(
-                    f"stack {settings.stack} has no routing resources in its state; "
-                    "config set back but nothing to target"
+                    f"stack {settings.stack} has no routing resources in its state "
+                    "(never deployed?); nothing to roll back"
                 )
-            self.engine.up(message=f"kgot-rollout rollback ({trigger}): {reason}", target=targets)
+            self.engine.set_config(_config_for(after))
+            try:
+                self._up_routing(
+                    targets,
+                    f"kgot-rollout rollback ({trigger}): {reason}",
+                    retries=0 if trigger == "manual" else 3,
+                )
+            except StackLockedError:
+                self.engine.set_config(_config_for(before))
+                raise
             success = True
         finally:
             self.journal.record(

@@ -55,6 +55,8 @@ class FakeEngine:
     calls: list[tuple[str, object]] = field(default_factory=list)
     extra_changes: list[ResourceStep] = field(default_factory=list)
     locked: bool = False
+    # This many `up` calls fail on the stack lock (another update finishing).
+    locked_ups: int = 0
     fail_up: bool = False
     on_up: Callable[[Mapping[str, str]], None] | None = None
     applied: dict[str, str] = field(default_factory=dict)
@@ -109,6 +111,9 @@ class FakeEngine:
 
     def up(self, *, message: str, target: Sequence[str] | None = None) -> Mapping[str, int]:
         self.calls.append(("up", {"message": message, "target": list(target or [])}))
+        if self.locked_ups > 0:
+            self.locked_ups -= 1
+            raise StackLockedError(f"stack {self.stack}: another update holds the stack lock")
         if self.locked:
             raise StackLockedError(f"stack {self.stack}: another update holds the stack lock")
         if self.fail_up:

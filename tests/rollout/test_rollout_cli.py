@@ -165,6 +165,29 @@ def test_stack_lock_is_a_clear_refusal_with_no_change(harness: Harness) -> None:
     assert code == ExitCode.REFUSED
     assert "lock" in harness.stderr
     assert harness.engine.applied_traffic == ("blue", 0)
+    assert harness.engine.traffic == ("blue", 0)
+
+
+def test_manual_rollback_on_a_locked_stack_changes_nothing(harness: Harness) -> None:
+    harness.engine = FakeEngine.for_config(dev_config(standbyWeight=25))
+    harness.engine.locked_ups = 1
+    assert harness.run("rollback") == ExitCode.REFUSED
+    assert "lock" in harness.stderr
+    assert harness.engine.traffic == ("blue", 25)
+
+
+def test_automatic_rollback_waits_for_the_lock(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.metrics.set("error_rate", "green", lambda t: 0.5)
+
+    def lock_after_first_step(applied: object) -> None:
+        harness.engine.locked_ups = 2  # someone else's update is finishing
+
+    harness.engine.on_up = lock_after_first_step
+    code = harness.run("shift", "--to", "green", "--steps", "50,100", "--hold", "30")
+    assert code == ExitCode.ROLLED_BACK
+    assert harness.engine.applied_traffic == ("blue", 0)
+    assert "stack locked; rollback retries (2/3)" in harness.log("rollback.log")
 
 
 @pytest.mark.parametrize(
