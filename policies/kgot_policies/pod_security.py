@@ -8,7 +8,6 @@ too: a hole in an init or debug container is the same hole.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -24,7 +23,7 @@ from pulumi_policy import (
 
 from ._kube import UNKNOWN, Container, as_dict, as_list, containers, dig
 from ._meta import Controls, config, mapped, pod_of
-from ._raw import raw_props
+from ._raw import editable_props
 
 MANDATORY = EnforcementLevel.MANDATORY
 
@@ -662,7 +661,7 @@ def seccomp_profile_remediate(args: ResourceValidationArgs) -> Mapping[str, Any]
     explicit = [c for c in gaps if dig(c.security_context, "seccompProfile") is not None]
     if not gaps or explicit:
         return None
-    props = copy.deepcopy(raw_props(args.props))
+    props = editable_props(args.props)
     pod_spec = _raw_pod_spec(props, obj.kind)
     if pod_spec is None:
         return None
@@ -731,7 +730,7 @@ def capabilities_restricted_remediate(args: ResourceValidationArgs) -> Mapping[s
         for c in containers(pod)
     ):
         return None
-    props = copy.deepcopy(raw_props(args.props))
+    props = editable_props(args.props)
     pod_spec = _raw_pod_spec(props, obj.kind)
     if pod_spec is None:
         return None
