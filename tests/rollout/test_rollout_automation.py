@@ -1,0 +1,202 @@
+"""``AutomationEngine`` on the real Pulumi CLI (no cluster needed).
+
+A small project named like the platform registers components typed as the
+platform's resources (Services, an HTTPRoute, Deployments) from the same
+config keys, so preview steps, targeted updates, history and the stack lock
+come from the real engine and a file backend.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kgot_rollout._automation import AutomationEngine
+from kgot_rollout._engine import unsafe_changes
+from kgot_rollout._exceptions import RefusedError, StackLockedError
+from kgot_rollout._types import ExitCode
+from kgot_rollout.cli import Dependencies, run
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+
+PROGRAM = """
+import os
+import time
+
+import pulumi
+
+config = pulumi.Config()
+active = config.require("activeColor")
+weight = config.get_int("standbyWeight") or 0
+standby = "green" if active == "blue" else "blue"
+
+
+class Fake(pulumi.ComponentResource):
+    def __init__(self, type_: str, name: str, props: dict) -> None:
+        super().__init__(type_, name, props)
+        self.register_outputs({})
+
+
+for colour in ("blue", "green"):
+    Fake("kubernetes:apps/v1:Deployment", f"controller-{colour}",
+         {"image": "controller:" + config.require(f"{colour}Version")})
+Fake("kubernetes:core/v1:Service", "controller", {"selector": active})
+Fake("kubernetes:core/v1:Service", "controller-preview", {"selector": standby})
+Fake("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "controller",
+     {"weights": [100 - weight, weight]})
+if os.environ.get("KGOT_TEST_SLOW_PROGRAM"):
+    time.sleep(float(os.environ["KGOT_TEST_SLOW_PROGRAM"]))
+"""
+
+
+def _toolchain_env(state: Path) -> dict[str, str] | None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "KGOT_"))}
+    env["KGOT_STATE"] = str(state)
+    out = subprocess.run(
+        ["bash", "-c", f"source {REPO / 'toolchain' / 'env.sh'} && env -0"],
+        env=env,
+        check=True,
+        capture_output=True,
+    ).stdout
+    env = dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+    # The language host runs the program with the first python on PATH.
+    env["PATH"] = f"{REPO / '.venv' / 'bin'}:{env['PATH']}"
+    env["PULUMI_BACKEND_URL"] = f"file://{state / 'backend'}"
+    env["PULUMI_CONFIG_PASSPHRASE"] = "kgot-rollout-test"
+    (state / "backend").mkdir(parents=True, exist_ok=True)
+    for tool in ("pulumi", "pulumi-language-python"):
+        if shutil.which(tool, path=env["PATH"]) is None:
+            return None
+    return env
+
+
+def pulumi(env: dict[str, str], cwd: Path, *args: str) -> str:
+    proc = subprocess.run(
+        ["pulumi", *args, "--non-interactive"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"pulumi {' '.join(args)}: {proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+    state = tmp_path_factory.mktemp("engine-state")
+    env = _toolchain_env(state)
+    if env is None:
+        reason = "pulumi CLI or language host not built: run toolchain/build.sh"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    project = tmp_path_factory.mktemp("engine-project")
+    (project / "Pulumi.yaml").write_text(
+        "name: kgot-platform\nruntime:\n  name: python\n  options:\n    virtualenv: .venv\n"
+    )
+    (project / "__main__.py").write_text(PROGRAM)
+    (project / ".venv").symlink_to(REPO / ".venv")
+    # The dev stack's real config, so the tool's settings check passes.
+    shutil.copy(REPO / "Pulumi.dev.yaml", project / "Pulumi.dev.yaml")
+    pulumi(env, project, "stack", "init", "dev")
+    pulumi(env, project, "config", "set", "greenVersion", "1.1.0")
+    pulumi(env, project, "up", "--yes", "--skip-preview")
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        yield project, env
+
+
+def engine(project: tuple[Path, dict[str, str]]) -> AutomationEngine:
+    return AutomationEngine("dev", project[0], env_vars=project[1], policy_packs=())
+
+
+def test_unknown_stack_is_refused(project: tuple[Path, dict[str, str]]) -> None:
+    with pytest.raises(RefusedError, match="'nope' does not exist"):
+        AutomationEngine("nope", project[0], policy_packs=())
+
+
+def test_a_weight_change_previews_as_routing_only(project: tuple[Path, dict[str, str]]) -> None:
+    stack = engine(project)
+    stack.set_config({"standbyWeight": "25"})
+    try:
+        report = stack.preview()
+        changed = {(s.type, s.name) for s in report.changes}
+        assert changed == {("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "controller")}
+        assert not unsafe_changes(report)
+        assert report.change_summary.get("update") == 1
+    finally:
+        stack.set_config({"standbyWeight": "0"})
+
+
+def test_a_version_change_is_not_routing(project: tuple[Path, dict[str, str]]) -> None:
+    stack = engine(project)
+    stack.set_config({"greenVersion": "2.0.0"})
+    try:
+        unsafe = unsafe_changes(stack.preview())
+        assert [(s.type, s.name) for s in unsafe] == [
+            ("kubernetes:apps/v1:Deployment", "controller-green")
+        ]
+    finally:
+        stack.set_config({"greenVersion": "1.1.0"})
+
+
+def test_rollback_targets_routing_resources_only(project: tuple[Path, dict[str, str]]) -> None:
+    path, env = project
+    stack = engine(project)
+    stack.set_config({"standbyWeight": "50"})
+    stack.up(message="test: half to green")
+    # A version change sits in config but must not ride along with a rollback.
+    stack.set_config({"greenVersion": "9.9.9"})
+    out = io.StringIO()
+    code = run(
+        ["rollback", "--stack", "dev", "--project-dir", str(path), "--reason", "test"],
+        Dependencies(engine=lambda args: stack, stdout=out, stderr=io.StringIO()),
+    )
+    try:
+        assert code == ExitCode.DONE
+        applied = stack.last_update()
+        assert applied is not None and applied.result == "succeeded"
+        assert applied.config["standbyWeight"] == "0"
+        assert "rollback (manual): test" in applied.message
+        urns = stack.routing_urns()
+        assert sorted(u.rsplit("::", 1)[1] for u in urns) == [
+            "controller",
+            "controller",
+            "controller-preview",
+        ]
+        state = pulumi(env, path, "stack", "export")
+        assert "9.9.9" not in state  # the Deployment was not in the target
+    finally:
+        stack.set_config({"greenVersion": "1.1.0"})
+
+
+def test_a_held_stack_lock_is_a_clear_refusal(project: tuple[Path, dict[str, str]]) -> None:
+    path, env = project
+    slow = subprocess.Popen(
+        ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive"],
+        cwd=path,
+        env={**env, "KGOT_TEST_SLOW_PROGRAM": "15"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        stack = engine(project)
+        deadline = time.monotonic() + 10
+        while not list((path.parent).glob("**/locks/**/*.json")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        with pytest.raises(StackLockedError, match="another update holds the stack lock"):
+            stack.up(message="test: must not run", target=stack.routing_urns())
+    finally:
+        slow.wait(timeout=120)
