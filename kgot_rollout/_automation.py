@@ -117,16 +117,27 @@ class AutomationEngine:
         changes = result.summary.resource_changes or {}
         return {_op_name(op): count for op, count in changes.items()}
 
-    def routing_urns(self) -> list[str]:
+    def _state_resources(self) -> list[dict[str, object]]:
         try:
             deployment = self._stack.export_stack()
         except auto.CommandError as exc:
             raise EngineError(f"stack {self.stack}: exporting state failed: {exc}") from exc
         resources = deployment.deployment.get("resources", []) if deployment.deployment else []
+        return [r for r in resources if isinstance(r, dict)]
+
+    def routing_urns(self) -> list[str]:
         return [
             str(r["urn"])
-            for r in resources
-            if isinstance(r, dict) and is_routing_type(str(r.get("type", "")))
+            for r in self._state_resources()
+            if is_routing_type(str(r.get("type", "")))
+        ]
+
+    def deployment_urns(self, colour: str) -> list[str]:
+        return [
+            str(r["urn"])
+            for r in self._state_resources()
+            if str(r.get("type", "")).endswith(":Deployment")
+            and str(r["urn"]).endswith(f"-{colour}")
         ]
 
     def last_update(self) -> AppliedUpdate | None:

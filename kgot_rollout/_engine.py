@@ -72,6 +72,10 @@ class Engine(Protocol):
         """URNs of the routing resources in the stack's state."""
         ...
 
+    def deployment_urns(self, colour: str) -> list[str]:
+        """URNs of the Deployments of one colour (``<svc>-<colour>``) in the stack's state."""
+        ...
+
     def last_update(self) -> AppliedUpdate | None: ...
 
 

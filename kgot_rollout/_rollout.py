@@ -428,7 +428,7 @@ class Rollouts:
         return self._run_steps(settings, gate, specs, source, target, [100], rollout_id, kind)
 
     # -- rollback --------------------------------------------------------------------
-    def rollback(self, *, reason: str, to: Colour | None = None, force: bool = False) -> Outcome:
+    def rollback(self, *, reason: str, to: Colour | None = None) -> Outcome:
         settings = self.settings()
         state = settings.traffic
         if to is not None:
@@ -450,11 +450,6 @@ class Rollouts:
             wanted = TrafficState(state.standby, 0)
         if wanted == state:
             return Outcome(ExitCode.DONE, f"{state.describe()} already; nothing to roll back")
-        if wanted.active != state.active and settings.standby_replicas == 0 and not force:
-            raise RefusedError(
-                f"{wanted.active} is the standby with standbyReplicas=0 (no pods): "
-                "flipping traffic to it would drop requests; use --force to flip anyway"
-            )
         rollout_id = new_rollout_id("rollback")
         self.journal.record(
             rollout_id, "rollback", "started", source=state.active, target=wanted.active
@@ -489,6 +484,17 @@ class Rollouts:
                 raise RefusedError(
                     f"stack {settings.stack} has no routing resources in its state "
                     "(never deployed?); nothing to roll back"
+                )
+            if after.active != before.active and settings.standby_replicas is not None:
+                # The colour taking traffic back ran as a scaled-down standby: scale
+                # its Deployments in the same update (not instant: pods must start).
+                targets += self.engine.deployment_urns(after.active)
+                self.journal.log(
+                    f"{after.active} ran with standbyReplicas={settings.standby_replicas}: "
+                    "scaling it back to full size with the flip",
+                    level="WARNING",
+                    rollout=rollout_id,
+                    rollback=True,
                 )
             self.engine.set_config(_config_for(after))
             try:

@@ -155,9 +155,6 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = command("rollback", "flip routing back now (routing resources only)")
     rollback.add_argument("--to", help="colour to roll back to (default: the previous one)")
     rollback.add_argument("--reason", default="manual rollback", help="recorded in history")
-    rollback.add_argument(
-        "--force", action="store_true", help="flip even to a standby with 0 replicas"
-    )
 
     watch = command("watch", "monitor the active colour after a release; roll back on breach")
     watch.add_argument(
@@ -343,7 +340,7 @@ def _dispatch(
             to = parse_colour(args.to, what="--to") if args.to else None
         except ValueError as exc:
             raise RefusedError(str(exc)) from exc
-        outcome = rollouts.rollback(reason=args.reason, to=to, force=args.force)
+        outcome = rollouts.rollback(reason=args.reason, to=to)
     else:
         outcome = rollouts.watch(args.window)
     out.write(outcome.message + "\n")

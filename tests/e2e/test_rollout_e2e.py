@@ -83,6 +83,9 @@ class RoutedEngine:
     def routing_urns(self) -> list[str]:
         return self._engine.routing_urns()
 
+    def deployment_urns(self, colour: str) -> list[str]:
+        return self._engine.deployment_urns(colour)
+
     def last_update(self) -> AppliedUpdate | None:
         return self._engine.last_update()
 

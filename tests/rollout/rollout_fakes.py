@@ -131,6 +131,10 @@ class FakeEngine:
             self.urn(route, s) for s in SERVICES
         ]
 
+    def deployment_urns(self, colour: str) -> list[str]:
+        kind = "kubernetes:apps/v1:Deployment"
+        return [self.urn(kind, f"{s}-{colour}") for s in SERVICES]
+
     def last_update(self) -> AppliedUpdate | None:
         return AppliedUpdate(result="succeeded", config=dict(self.applied), version=1)
 

@@ -248,11 +248,13 @@ def test_manual_rollback_mid_shift_returns_weight_to_the_active(harness: Harness
     assert harness.engine.applied_traffic == ("blue", 0)
 
 
-def test_rollback_to_a_cold_standby_is_refused(harness: Harness) -> None:
+def test_rollback_to_a_scaled_down_standby_scales_it_with_the_flip(harness: Harness) -> None:
     harness.engine = FakeEngine.for_config(dev_config(standbyReplicas=0))
-    assert harness.run("rollback") == ExitCode.REFUSED
-    assert "--force" in harness.stderr
-    assert harness.run("rollback", "--force") == ExitCode.DONE
+    assert harness.run("rollback") == ExitCode.DONE
+    assert harness.engine.applied_traffic == ("green", 0)
+    target = harness.engine.ups()[-1]["target"]
+    assert target == harness.engine.routing_urns() + harness.engine.deployment_urns("green")
+    assert "scaling it back to full size" in harness.log("rollback.log")
 
 
 def test_promote_finishes_a_paused_shift(harness: Harness) -> None:
