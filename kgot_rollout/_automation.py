@@ -20,6 +20,18 @@ def _op_name(op: object) -> str:
     return str(getattr(op, "value", op))
 
 
+def _engine_error(stack: str, action: str, exc: auto.CommandError) -> Exception:
+    """A policy pack's mandatory violation refuses the step; anything else is an error."""
+    text = str(exc)
+    if "policy violation" in text.lower() or "mandatory" in text.lower():
+        lines = [ln.strip() for ln in text.splitlines() if "mandatory" in ln.lower()]
+        return RefusedError(
+            f"stack {stack}: the policy pack refused the {action}: "
+            + ("; ".join(lines[:5]) or text[-500:])
+        )
+    return EngineError(f"stack {stack}: {action} failed: {text[-2000:]}")
+
+
 def _lock_message(stack: str) -> str:
     return (
         f"stack {stack}: another update holds the stack lock; nothing was changed. "
@@ -97,7 +109,7 @@ class AutomationEngine:
         except auto.ConcurrentUpdateError as exc:
             raise StackLockedError(_lock_message(self.stack)) from exc
         except auto.CommandError as exc:
-            raise EngineError(f"stack {self.stack}: preview failed: {exc}") from exc
+            raise _engine_error(self.stack, "preview", exc) from exc
         summary = {_op_name(op): count for op, count in result.change_summary.items()}
         return PreviewReport(change_summary=summary, steps=tuple(steps))
 
@@ -113,7 +125,7 @@ class AutomationEngine:
         except auto.ConcurrentUpdateError as exc:
             raise StackLockedError(_lock_message(self.stack)) from exc
         except auto.CommandError as exc:
-            raise EngineError(f"stack {self.stack}: update failed: {exc}") from exc
+            raise _engine_error(self.stack, "update", exc) from exc
         changes = result.summary.resource_changes or {}
         return {_op_name(op): count for op, count in changes.items()}
 

@@ -231,6 +231,8 @@ def run(argv: list[str], deps: Dependencies) -> int:
         return _fail(console, journal, ExitCode.REFUSED, f"refused: {exc}")
     except RolloutError as exc:
         return _fail(console, journal, ExitCode.ERROR, f"error: {exc}")
+    except Exception as exc:  # the last line of defence: an exit code, not a traceback
+        return _fail(console, journal, ExitCode.ERROR, f"error: {type(exc).__name__}: {exc}")
     except KeyboardInterrupt:
         if rollouts is not None:
             rollouts.interrupted(None)

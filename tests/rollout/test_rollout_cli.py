@@ -344,3 +344,14 @@ def test_help_documents_exit_codes(command: str, capsys: pytest.CaptureFixture[s
     assert exc.value.code == 0
     text = capsys.readouterr().out
     assert "3  rolled back" in text and "4  held" in text and "2  refused" in text
+
+
+def test_an_engine_failure_is_an_error_and_status_tells_the_truth(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.engine.fail_up = True
+    assert harness.run("shift", "--to", "green", "--steps", "10,100") == ExitCode.ERROR
+    assert "provider error" in harness.stderr
+    harness.engine.fail_up = False
+    assert harness.run("status", "--json") == 0
+    data = json.loads(harness.stdout)
+    assert (data["standbyWeight"], data["inSync"]) == (10, False)
