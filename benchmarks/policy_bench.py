@@ -120,14 +120,53 @@ def _cell(items: Sequence[str], width: int) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+def _engine_view(value: Any) -> Any:
+    """Recorded inputs as a policy (and a manifest file) sees them: secrets unwrapped."""
+    from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
+
+    if is_rpc_secret(value):
+        return _engine_view(unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: _engine_view(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_engine_view(v) for v in value]
+    return value
+
+
+def program_manifests(stack: str) -> list[Body]:
+    """The Kubernetes objects the real program declares for a stack (Pulumi mocks)."""
+    import pulumi
+
+    sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "unit")]
+    from mocked_program import ProgramRunner
+
+    try:
+        program = ProgramRunner()(stack)
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    bodies = []
+    for recorded in program.kubernetes():
+        body = _engine_view(recorded.inputs)
+        if isinstance(body.get("apiVersion"), str) and isinstance(body.get("kind"), str):
+            bodies.append(body)
+    return bodies
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20, help="timing rounds of the pack")
     parser.add_argument("--checkov", type=Path, default=DEFAULT_CHECKOV)
+    parser.add_argument(
+        "--program",
+        default="dev",
+        help="also scan the real program's manifests for this stack (mocks); '' to skip",
+    )
     options = parser.parse_args(argv)
 
     bases = baselines()
     groups = {f"base-{k.lower()}": v for k, v in bases.items()}
+    if options.program:
+        groups["program"] = program_manifests(options.program)
     defects = {f"{i:02d}-{_slug(d.label)}": d for i, d in enumerate(DEFECTS, 1)}
     groups.update({name: d.build() for name, d in defects.items()})
 
@@ -180,6 +219,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f", Checkov {sum(on_platform.values())} ({listed})")
     else:
         print()
+    if "program" in groups:
+        ours_program = sum(ours["program"].values())
+        print(
+            f"findings on the program's own {options.program} manifests "
+            f"({len(groups['program'])}, Pulumi mocks): kgot pack {ours_program}",
+            end="",
+        )
+        if theirs is not None:
+            on_program = theirs.get("program", Counter())
+            listed = ", ".join(f"{k} x{n}" for k, n in sorted(on_program.items()))
+            print(f", Checkov {sum(on_program.values())} ({listed})")
+        else:
+            print()
     print(
         f"evaluation time: kgot pack {per_resource * 1e3:.2f} ms/resource "
         f"({count} resources x {options.repeat} rounds, {len(POLICIES)} policies, in process)",
