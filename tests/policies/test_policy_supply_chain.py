@@ -50,6 +50,7 @@ def test_image_references_parse() -> None:
     [
         ("ghcr.io/kgot-platform/controller", "has no tag"),
         ("ghcr.io/kgot-platform/controller:latest", "mutable tag latest"),
+        ("ghcr.io/kgot-platform/controller:Latest", "mutable tag latest"),
         ("registry:5000/controller", "has no tag"),
     ],
 )
