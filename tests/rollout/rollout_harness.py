@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from rollout_fakes import FAKE_QUERIES, FakeClock, FakeEngine, RecordedMetrics
+from rollout_fakes import FAKE_QUERIES, FakeClock, FakeEngine, RecordedMetrics, dev_config
 
 from kgot_rollout.cli import Dependencies, run
 
@@ -68,3 +68,12 @@ class Harness:
     def history(self) -> list[dict[str, object]]:
         path = self.log_dir / "history-dev.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def make_harness(tmp_path: Path) -> Harness:
+    return Harness(
+        tmp=tmp_path,
+        engine=FakeEngine.for_config(dev_config()),
+        metrics=RecordedMetrics(),
+        clock=FakeClock(),
+    )

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from rollout_fakes import FakeEngine, dev_config, healthy
-from rollout_harness import Harness
+from rollout_harness import Harness, make_harness
 
 from kgot_rollout._engine import ResourceStep
 from kgot_rollout._types import ExitCode
 from kgot_rollout.cli import build_parser
 
 pytestmark = pytest.mark.rollout
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Harness:
+    return make_harness(tmp_path)
 
 
 def events(h: Harness, name: str) -> list[dict[str, object]]:

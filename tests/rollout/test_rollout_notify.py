@@ -7,14 +7,21 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from rollout_fakes import FakeEngine, dev_config, healthy
-from rollout_harness import Harness
+from rollout_harness import Harness, make_harness
 
 from kgot_rollout._types import ExitCode
 
 pytestmark = pytest.mark.rollout
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Harness:
+    return make_harness(tmp_path)
+
 
 ROUTING_KEY = "R0UT1NGKEY-secret-0123456789"
 
