@@ -63,7 +63,7 @@ def image_problems(image: Any, settings: Mapping[str, Any], production: bool) ->
     problems = []
     if ref.tag is None and ref.digest is None:
         problems.append(f"image {image} has no tag (it means latest)")
-    elif ref.tag.lower() == "latest":
+    elif ref.tag is not None and ref.tag.lower() == "latest":
         problems.append(f"image {image} uses the mutable tag latest")
     require_digest = settings.get("requireDigest")
     if require_digest is None:
