@@ -31,6 +31,7 @@ class Receiver:
     url: str
     status: int = 202
     received: list[tuple[str, dict[str, object]]] = field(default_factory=list)
+    pushed: list[tuple[str, str]] = field(default_factory=list)
 
     def bodies(self, path: str) -> list[dict[str, object]]:
         return [body for p, body in self.received if p == path]
@@ -45,6 +46,13 @@ def receiver() -> Iterator[Receiver]:
             length = int(self.headers.get("Content-Length", "0"))
             state.received.append((self.path, json.loads(self.rfile.read(length))))
             self.send_response(state.status)
+            self.end_headers()
+
+        def do_PUT(self) -> None:
+            # A Pushgateway: the exposition text of one group.
+            length = int(self.headers.get("Content-Length", "0"))
+            state.pushed.append((self.path, self.rfile.read(length).decode()))
+            self.send_response(200)
             self.end_headers()
 
         def log_message(self, format: str, *args: object) -> None:
@@ -120,3 +128,13 @@ def test_unreachable_receiver_does_not_fail_the_rollout(
     assert notifying.run("shift", "--to", "green", "--steps", "100", "--hold", "5") == 0
     assert "Slack notification failed: ConnectionError" in notifying.log()
     assert "slack-secret-token" not in notifying.log()
+
+
+def test_metrics_are_pushed_when_a_pushgateway_is_given(
+    notifying: Harness, receiver: Receiver
+) -> None:
+    args = ("shift", "--to", "green", "--steps", "100", "--hold", "5")
+    assert notifying.run(*args, "--pushgateway", receiver.url) == ExitCode.DONE
+    path, body = receiver.pushed[-1]
+    assert path == "/metrics/job/kgot-rollout/stack/dev"
+    assert 'kgot_deployments_total{environment="dev",status="promoted"} 1.0' in body
