@@ -73,6 +73,23 @@ def plain(value: Any) -> Any:
     return value
 
 
+def present(*values: Any) -> Any:
+    """The first value that is set (not None or ""); UNKNOWN counts as set.
+
+    `a or b` would not do: UNKNOWN is falsy, and an unknown service account
+    name is not the default service account.
+    """
+    for value in values:
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def service_account_of(pod: dict[str, Any]) -> Any:
+    """The pod's service account name (Kubernetes' default when none is named)."""
+    return present(pod.get("serviceAccountName"), pod.get("serviceAccount"), "default")
+
+
 def dig(obj: Any, *path: str) -> Any:
     """obj[path[0]][path[1]]...; None when any step is missing or not a mapping."""
     for key in path:

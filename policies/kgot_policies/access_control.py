@@ -14,7 +14,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from ._kube import UNKNOWN, KubeObject, as_dict, as_list
+from ._kube import UNKNOWN, KubeObject, as_dict, as_list, present, service_account_of
 from ._meta import Controls, kube, mapped, stack_objects
 
 MANDATORY = EnforcementLevel.MANDATORY
@@ -111,7 +111,7 @@ def workload_grants_validate(args: StackValidationArgs, report_violation: Report
     for obj in objects:
         pod = obj.pod_spec()
         if pod is not None:
-            account = pod.get("serviceAccountName") or pod.get("serviceAccount") or "default"
+            account = service_account_of(pod)
             if isinstance(account, str):
                 used.setdefault((obj.namespace, account), obj)
     roles = {
@@ -135,7 +135,7 @@ def workload_grants_validate(args: StackValidationArgs, report_violation: Report
             subject = as_dict(subject)
             if subject.get("kind") != "ServiceAccount":
                 continue
-            namespace = subject.get("namespace") or binding.namespace
+            namespace = present(subject.get("namespace"), binding.namespace)
             workload = used.get((namespace, str(subject.get("name"))))
             if workload is not None:
                 report_violation(

@@ -23,7 +23,15 @@ from pulumi_policy import (
 )
 
 from ._images import IMAGE_SCHEMA, image_problems, parse_image
-from ._kube import REPLICATED_KINDS, UNKNOWN, KubeObject, as_dict, as_list, containers
+from ._kube import (
+    REPLICATED_KINDS,
+    UNKNOWN,
+    KubeObject,
+    as_dict,
+    as_list,
+    containers,
+    present,
+)
 from ._meta import ENVIRONMENT_SCHEMA, Controls, config, environment, mapped, stack_objects
 
 COLOR_LABEL = "kgot.io/color"
@@ -69,7 +77,7 @@ def colour_sets(objects: list[KubeObject]) -> dict[tuple[str | None, str], dict[
             continue
         suffix = f"-{colour}"
         service = obj.name.removesuffix(suffix) if obj.name.endswith(suffix) else None
-        service = service or str(labels.get(NAME_LABEL) or obj.name)
+        service = service or str(present(labels.get(NAME_LABEL), obj.name))
         found[(obj.namespace, service)][colour] = ColourSet(service, colour, obj)
     return found
 
@@ -90,7 +98,7 @@ def _route_weights(objects: list[KubeObject]) -> dict[tuple[str | None, str], in
                     ref = as_dict(ref)
                     if ref.get("kind", "Service") == "Service":
                         note(
-                            ref.get("namespace") or obj.namespace,
+                            present(ref.get("namespace"), obj.namespace),
                             ref.get("name"),
                             ref.get("weight", 1),
                         )

@@ -26,6 +26,7 @@ from ._kube import (
     as_list,
     containers,
     labels_match,
+    service_account_of,
 )
 from ._meta import (
     ENVIRONMENT_SCHEMA,
@@ -171,7 +172,7 @@ def service_account_validate(args: StackValidationArgs, report_violation: Report
         pod = obj.pod_spec()
         if pod is None:
             continue
-        account = pod.get("serviceAccountName") or pod.get("serviceAccount") or "default"
+        account = service_account_of(pod)
         if account is UNKNOWN:
             continue
         if account == "default":

@@ -79,6 +79,12 @@ def test_default_service_account_and_token_mounts_are_found(kind: str) -> None:
     )
 
 
+def test_service_account_unknown_during_preview_is_not_the_default() -> None:
+    body = workload("Deployment", full_pod_spec())
+    pod_spec_of(body)["serviceAccountName"] = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    assert violations(wh.service_account_token, _stack(body)) == []
+
+
 def test_token_mount_follows_the_service_account_and_the_declared_need() -> None:
     body = workload("Deployment", full_pod_spec())
     pod_spec_of(body).pop("automountServiceAccountToken")
