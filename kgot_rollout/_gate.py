@@ -38,6 +38,16 @@ class Gate:
         finite = [v for v in values if math.isfinite(v) and v > 0]
         return max(finite) if finite else None
 
+    def report_queries(self) -> dict[str, dict[str, str]]:
+        """Error rate and p95 latency of each colour, for ``report`` to query later."""
+        return {
+            colour: {
+                "error_rate": self._render(self.queries.error_rate, colour),
+                "latency": self._render(self.queries.latency_p95, colour),
+            }
+            for colour in ("blue", "green")
+        }
+
     def triggers(self, colour: str, baseline: float | None) -> tuple[TriggerSpec, ...]:
         rb = self.settings.rollback
         specs = [

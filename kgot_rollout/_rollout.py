@@ -241,6 +241,7 @@ class Rollouts:
             rollout_id,
             "shift",
             "resumed" if resumed else "started",
+            queries=gate.report_queries(),
             source=source,
             target=target,
             steps=list(steps),

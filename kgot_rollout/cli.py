@@ -222,6 +222,9 @@ def run(argv: list[str], deps: Dependencies) -> int:
     console = Console(deps.stderr, quiet=args.quiet)
     rollouts: Rollouts | None = None
     try:
+        if args.command in ("history", "report"):
+            # From the records alone: no engine, no Pulumi CLI needed.
+            return _records(args, journal, deps).code
         engine = (deps.engine or _default_engine)(args)
         rollouts = _rollouts(args, deps, engine, journal, console)
         return _dispatch(args, rollouts, journal, deps).code
@@ -308,6 +311,21 @@ def _rollouts(
     )
 
 
+def _records(args: argparse.Namespace, journal: Journal, deps: Dependencies) -> Outcome:
+    out = deps.stdout
+    if args.command == "history":
+        from kgot_rollout._status import render_history
+
+        out.write(render_history(journal, limit=args.limit, as_json=args.json))
+        return Outcome(ExitCode.DONE, "")
+    from kgot_rollout._report import write_report
+
+    metrics = (deps.metrics or _default_metrics)(args)
+    path = write_report(journal, args.rollout, args.output, metrics=metrics)
+    out.write(f"{path}\n")
+    return Outcome(ExitCode.DONE, str(path))
+
+
 def _dispatch(
     args: argparse.Namespace, rollouts: Rollouts, journal: Journal, deps: Dependencies
 ) -> Outcome:
@@ -318,17 +336,6 @@ def _dispatch(
         text = render_status(rollouts, journal, as_json=args.json)
         out.write(text)
         return Outcome(ExitCode.DONE, "")
-    if args.command == "history":
-        from kgot_rollout._status import render_history
-
-        out.write(render_history(journal, limit=args.limit, as_json=args.json))
-        return Outcome(ExitCode.DONE, "")
-    if args.command == "report":
-        from kgot_rollout._report import write_report
-
-        path = write_report(journal, args.rollout, args.output)
-        out.write(f"{path}\n")
-        return Outcome(ExitCode.DONE, str(path))
     if args.command == "shift":
         try:
             target = parse_colour(args.to, what="--to")

@@ -152,6 +152,10 @@ def test_breach_during_a_step_rolls_back_within_window_plus_interval(bench: Benc
     # From the moment the service broke, add the scrape and rate-window lag.
     assert decided - injected[0] <= WINDOW + INTERVAL + 2 * SCRAPE + 1.0
     assert "Rollback triggered" in (bench.log_dir / "rollback.log").read_text()
+    # The picture of it: both colours' error rate and latency come from Prometheus.
+    png = bench.log_dir / "breach.png"
+    assert bench.run("report", "-o", str(png)) == ExitCode.DONE, bench.stderr
+    assert png.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_prometheus_down_holds_never_promotes(bench: Bench) -> None:
