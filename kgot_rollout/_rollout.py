@@ -225,6 +225,11 @@ class Rollouts:
                 f"traffic is split {state.describe()} towards {state.standby}; "
                 f"roll back first (kgot-rollout rollback) before shifting to {target}"
             )
+        if settings.routing == "selector" and list(steps) != [100]:
+            raise RefusedError(
+                f"--steps {','.join(map(str, steps))}: stack {settings.stack} uses "
+                "trafficRouting selector, which cannot split traffic; allowed: --steps 100"
+            )
         source = state.active
         remaining = [w for w in steps if w >= state.standby_weight]
         if not remaining:

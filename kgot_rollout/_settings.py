@@ -64,6 +64,8 @@ class RolloutSettings:
     traffic: TrafficState
     versions: Mapping[Colour, str]
     standby_replicas: int | None
+    # gateway | ingress | selector (selector cannot split traffic).
+    routing: str
     services: tuple[str, ...]
     # CPU limit of each service (service key -> cores), for the CPU trigger.
     cpu_limits: Mapping[str, float]
@@ -82,6 +84,7 @@ def from_platform(platform: PlatformSettings, *, health_window: float = 30.0) ->
         traffic=TrafficState(active=traffic.active_color, standby_weight=traffic.standby_weight),
         versions={"blue": traffic.blue_version, "green": traffic.green_version},
         standby_replicas=traffic.standby_replicas,
+        routing=traffic.routing,
         services=tuple(s.key for s in platform.services),
         cpu_limits={s.key: s.resources.limits.millicores / 1000 for s in platform.services},
         rollback=RollbackSettings(

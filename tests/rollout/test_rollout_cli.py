@@ -214,6 +214,15 @@ def test_bad_input_is_refused_and_nothing_changes(
     assert not [c for c in harness.engine.calls if c[0] in ("set_config", "up")]
 
 
+def test_selector_routing_only_flips_whole(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.engine = FakeEngine.for_config(dev_config(trafficRouting="selector"))
+    assert harness.run("shift", "--to", "green") == ExitCode.REFUSED
+    assert "allowed: --steps 100" in harness.stderr
+    assert harness.run("shift", "--to", "green", "--steps", "100", "--hold", "5") == 0
+    assert harness.engine.applied_traffic == ("green", 0)
+
+
 def test_bad_stack_config_is_refused(harness: Harness) -> None:
     harness.engine = FakeEngine.for_config(dev_config(activeColor="purple"))
     assert harness.run("status") == ExitCode.REFUSED
