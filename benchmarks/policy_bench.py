@@ -69,6 +69,20 @@ def time_pack(groups: list[list[Body]], repeat: int) -> tuple[float, int]:
     return (time.perf_counter() - start) / (repeat * count), count
 
 
+def time_policies(groups: list[list[Body]], repeat: int) -> list[tuple[float, str]]:
+    """Seconds per resource for each policy alone, slowest first."""
+    prepared = [_resources(copied(g)) for g in groups]
+    count = sum(len(g) for g in prepared)
+    timings = []
+    for policy in POLICIES:
+        start = time.perf_counter()
+        for _ in range(repeat):
+            for resources in prepared:
+                evaluate.run([policy], resources)
+        timings.append(((time.perf_counter() - start) / (repeat * count), policy.name))
+    return sorted(timings, reverse=True)
+
+
 def _slug(label: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
 
@@ -156,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20, help="timing rounds of the pack")
     parser.add_argument("--checkov", type=Path, default=DEFAULT_CHECKOV)
+    parser.add_argument("--per-policy", action="store_true", help="also time each policy alone")
     parser.add_argument(
         "--program",
         default="dev",
@@ -244,6 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     else:
         print()
+    if options.per_policy:
+        print("slowest policies (ms/resource, each alone):")
+        for seconds, name in time_policies(list(groups.values()), options.repeat)[:8]:
+            print(f"  {seconds * 1e3:6.3f}  {name}")
     return 0
 
 
