@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test venv lint unit debian
+.PHONY: run test venv lint unit debian toolchain cluster-up cluster-down e2e
 
 venv: $(VENV)/.installed
 
@@ -26,5 +26,20 @@ unit: venv
 debian:
 	./toolchain/debian-packages.sh
 
-test: venv debian lint
+toolchain:
+	./toolchain/build.sh
+
+cluster-up: toolchain
+	./toolchain/cluster.sh up
+
+cluster-down:
+	./toolchain/cluster.sh down
+
+run: venv cluster-up
+	./toolchain/deploy-dev.sh
+
+e2e: venv toolchain
+	$(VENV)/bin/pytest -m e2e
+
+test: venv debian toolchain lint
 	$(VENV)/bin/pytest

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Builds the hermetic toolchain from Go modules into a cache outside the
+# checkout, one folder per tool and version:
+#   $KGOT_CACHE/toolchain/<tool>-<version>/{bin/,...}
+# A finished folder is never rebuilt; a build goes to a temp folder first and
+# is moved into place only when complete, so a failed build leaves nothing
+# that a later run would mistake for a finished one.
+#
+# Usage: toolchain/build.sh [tool ...]   (default: all)
+# Tools: pulumi (with the Python language host) kubernetes-provider etcd
+#        kubernetes kwok gateway-api
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=toolchain/versions.env
+source "$here/versions.env"
+cache=${KGOT_CACHE:-$HOME/.cache/kgot-platform}
+root="$cache/toolchain"
+mkdir -p "$root"
+
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+export GOPROXY=${GOPROXY:-https://proxy.golang.org,direct}
+ldbase="-s -w"
+
+log() { printf 'toolchain: %s\n' "$*" >&2; }
+
+# run <tool> <logfile> <command...>: runs a build step, and on failure names
+# the tool and the command and shows the tail of its output.
+run() {
+  local tool=$1 logfile=$2; shift 2
+  if ! "$@" >>"$logfile" 2>&1; then
+    log "building $tool failed: $*"
+    tail -n 30 "$logfile" >&2
+    return 1
+  fi
+}
+
+# build_tool <tool> <version> <fn>: skips a finished tool, else calls <fn>
+# with the temp folder to fill and moves it into place.
+build_tool() {
+  local tool=$1 version=$2 fn=$3
+  local dest="$root/$tool-$version"
+  if [ -f "$dest/.complete" ]; then
+    return 0
+  fi
+  local tmp="$root/.tmp-$tool-$version-$$"
+  rm -rf "$tmp" && mkdir -p "$tmp/bin"
+  local logfile="$root/$tool-$version.log"
+  : >"$logfile"
+  local start=$SECONDS
+  log "building $tool $version (log: $logfile)"
+  # Called plainly (not in an `if`) so that set -e stops at the first failing
+  # step; the trap removes the half-built folder on the way out.
+  trap 'rm -rf "$tmp"' EXIT
+  "$fn" "$tmp" "$logfile"
+  trap - EXIT
+  echo "$((SECONDS - start))" >"$tmp/.build-seconds"
+  touch "$tmp/.complete"
+  rm -rf "$dest" && mv "$tmp" "$dest"
+  log "built $tool $version in $((SECONDS - start))s"
+}
+
+# go_build <tool> <logfile> <module dir> <out dir> <ldflags> <packages...>
+go_build() {
+  local tool=$1 logfile=$2 dir=$3 out=$4 ld=$5; shift 5
+  (cd "$dir" && run "$tool" "$logfile" go build -trimpath -ldflags "$ld" -o "$out/" "$@")
+}
+
+# The CLI and the Python language host share one folder, as in the upstream
+# release: the CLI looks for language hosts beside itself first (anywhere
+# else on PATH works too, but with a warning on every run).
+build_pulumi() {
+  local ld="$ldbase -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION"
+  go_build pulumi "$2" "$here/pulumi" "$1/bin" "$ld" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  build_language_python "$1" "$2"
+}
+
+build_language_python() {
+  local ld="$ldbase -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$LANGUAGE_PYTHON_SDK_VERSION"
+  go_build language-python "$2" "$here/language-python" "$1/bin" "$ld" \
+    github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python
+  # The host runs this script from its own folder. It ships in the sdk zip;
+  # the CLI's version is taken because it matches the pinned Python SDK best
+  # and still accepts the arguments the older host passes.
+  local sdk
+  sdk=$(cd "$here/language-python" && go mod download -json "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$1/bin/"
+}
+
+build_kubernetes_provider() {
+  local out=$1 logfile=$2 mod=github.com/pulumi/pulumi-kubernetes/provider/v4
+  local src
+  src=$(cd "$here/kubernetes-provider" && go mod download -json "$mod@$KUBERNETES_PROVIDER_PSEUDO" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  # A writable copy of the provider module with the two embedded files that
+  # its release build generates (schema with the version set, compact mapping).
+  local work="$out/.work"
+  mkdir -p "$work"
+  cp -r "$src" "$work/provider" && chmod -R u+w "$work/provider"
+  python3 - "$work/provider/cmd/pulumi-resource-kubernetes" "$KUBERNETES_PROVIDER_VERSION" <<'PY'
+import json, pathlib, sys
+d, version = pathlib.Path(sys.argv[1]), sys.argv[2]
+schema = json.loads((d / "schema.json").read_text())
+schema["version"] = version
+(d / "schema-embed.json").write_text(json.dumps(schema, separators=(",", ":")))
+mapping = json.loads((d / "terraform-mapping.json").read_text())
+(d / "terraform-mapping-embed.json").write_text(json.dumps(mapping, separators=(",", ":")))
+PY
+  cp "$here/kubernetes-provider/go.mod" "$here/kubernetes-provider/go.sum" "$work/"
+  (cd "$work" && go mod edit -replace "$mod=./provider")
+  local ld="$ldbase -X $mod/pkg/version.Version=$KUBERNETES_PROVIDER_VERSION"
+  go_build kubernetes-provider "$logfile" "$work" "$out/bin" "$ld" "$mod/cmd/pulumi-resource-kubernetes"
+  rm -rf "$work"
+}
+
+build_etcd() {
+  # The main package is the module root, which go would name "server".
+  (cd "$here/etcd" && run etcd "$2" go build -trimpath -ldflags "$ldbase" -o "$1/bin/etcd" go.etcd.io/etcd/server/v3)
+}
+
+build_kubernetes() {
+  local v=v$KUBERNETES_VERSION minor=${KUBERNETES_VERSION#*.}
+  minor=${minor%%.*}
+  local ld=$ldbase p
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+    ld="$ld -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  go_build kubernetes "$2" "$here/kubernetes" "$1/bin" "$ld" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+}
+
+build_kwok() {
+  local ld="$ldbase -X sigs.k8s.io/kwok/pkg/consts.Version=v$KWOK_VERSION"
+  ld="$ld -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=v$KUBERNETES_VERSION"
+  go_build kwok "$2" "$here/kwok" "$1/bin" "$ld" sigs.k8s.io/kwok/cmd/kwok sigs.k8s.io/kwok/cmd/kwokctl
+}
+
+build_gateway_api() {
+  # Only the CRD manifests are needed; they ship in the module zip.
+  local dir
+  dir=$(cd "$here/kwok" && run gateway-api "$2" go mod download -json "sigs.k8s.io/gateway-api@v$GATEWAY_API_VERSION" &&
+    go mod download -json "sigs.k8s.io/gateway-api@v$GATEWAY_API_VERSION" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  install -m 0644 "$dir/config/crd/standard/"*.yaml -D -t "$1/crds/"
+}
+
+all=(pulumi kubernetes-provider etcd kubernetes kwok gateway-api)
+tools=("$@")
+[ ${#tools[@]} -eq 0 ] && tools=("${all[@]}")
+for t in "${tools[@]}"; do
+  case $t in
+    pulumi)
+      # A compatible Pulumi CLI already on PATH is used as it is.
+      if [ -z "${KGOT_BUILD_PULUMI:-}" ] && command -v pulumi >/dev/null &&
+        "$here/pulumi-compatible.sh" "$(command -v pulumi)"; then
+        log "using $(command -v pulumi) ($(pulumi version))"
+        continue
+      fi
+      build_tool pulumi "$PULUMI_VERSION-python-$LANGUAGE_PYTHON_SDK_VERSION" build_pulumi ;;
+    kubernetes-provider) build_tool kubernetes-provider "$KUBERNETES_PROVIDER_VERSION" build_kubernetes_provider ;;
+    etcd) build_tool etcd "$ETCD_VERSION" build_etcd ;;
+    kubernetes) build_tool kubernetes "$KUBERNETES_VERSION" build_kubernetes ;;
+    kwok) build_tool kwok "$KWOK_VERSION" build_kwok ;;
+    gateway-api) build_tool gateway-api "$GATEWAY_API_VERSION" build_gateway_api ;;
+    *) log "unknown tool '$t'; allowed: ${all[*]}"; exit 2 ;;
+  esac
+done
+
+# Provider plugins go into the project's Pulumi home from the local files, so
+# the engine never tries to download them.
+source "$here/env.sh"
+if command -v pulumi >/dev/null; then
+  k8s_bin=$root/kubernetes-provider-$KUBERNETES_PROVIDER_VERSION/bin/pulumi-resource-kubernetes
+  if [ -x "$k8s_bin" ] && [ ! -d "$PULUMI_HOME/plugins/resource-kubernetes-v$KUBERNETES_PROVIDER_VERSION" ]; then
+    pulumi plugin install resource kubernetes "$KUBERNETES_PROVIDER_VERSION" --file "$k8s_bin" >&2
+  fi
+fi
