@@ -108,9 +108,11 @@ def deployed(
     }
     stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
     env = toolchain_env
+    policies = project_dir / "policies"
     run_command(["pulumi", "stack", "select", STACK, "--create"], cwd=project_dir, env=env)
     run_command(
-        ["pulumi", "up", "--stack", STACK, "--yes", "--policy-pack", "policies"],
+        # The pack by its real path: the language host does not follow the copy's symlink.
+        ["pulumi", "up", "--stack", STACK, "--yes", "--policy-pack", str(policies.resolve())],
         cwd=project_dir,
         env=env,
     )
