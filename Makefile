@@ -35,7 +35,9 @@ cluster-up: toolchain
 cluster-down:
 	./toolchain/cluster.sh down
 
-run: venv cluster-up
+# KGOT_KUBECONFIG names another cluster: then no local control plane is started.
+run: venv toolchain
+	@[ -n "$$KGOT_KUBECONFIG" ] || ./toolchain/cluster.sh up
 	./toolchain/deploy-dev.sh
 
 e2e: venv toolchain
