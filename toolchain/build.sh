@@ -8,7 +8,7 @@
 #
 # Usage: toolchain/build.sh [tool ...]   (default: all)
 # Tools: pulumi (with the Python language host) kubernetes-provider etcd
-#        kubernetes kwok gateway-api
+#        kubernetes kwok gateway-api actionlint
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -147,7 +147,13 @@ build_gateway_api() {
   install -m 0644 "$dir/config/crd/standard/"*.yaml -D -t "$1/crds/"
 }
 
-all=(pulumi kubernetes-provider etcd kubernetes kwok gateway-api)
+build_actionlint() {
+  local ld="$ldbase -X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION"
+  ld="$ld -X github.com/rhysd/actionlint.installedFrom=built-by-kgot-platform-toolchain"
+  go_build actionlint "$2" "$here/actionlint" "$1/bin" "$ld" github.com/rhysd/actionlint/cmd/actionlint
+}
+
+all=(pulumi kubernetes-provider etcd kubernetes kwok gateway-api actionlint)
 tools=("$@")
 [ ${#tools[@]} -eq 0 ] && tools=("${all[@]}")
 for t in "${tools[@]}"; do
@@ -165,6 +171,7 @@ for t in "${tools[@]}"; do
     kubernetes) build_tool kubernetes "$KUBERNETES_VERSION" build_kubernetes ;;
     kwok) build_tool kwok "$KWOK_VERSION" build_kwok ;;
     gateway-api) build_tool gateway-api "$GATEWAY_API_VERSION" build_gateway_api ;;
+    actionlint) build_tool actionlint "$ACTIONLINT_VERSION" build_actionlint ;;
     *) log "unknown tool '$t'; allowed: ${all[*]}"; exit 2 ;;
   esac
 done

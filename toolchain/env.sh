@@ -15,7 +15,8 @@ for _kgot_bin in \
   "$_kgot_tc/kwok-$KWOK_VERSION/bin" \
   "$_kgot_tc/kubernetes-$KUBERNETES_VERSION/bin" \
   "$_kgot_tc/etcd-$ETCD_VERSION/bin" \
-  "$_kgot_tc/pulumi-$PULUMI_VERSION-python-$LANGUAGE_PYTHON_SDK_VERSION/bin"; do
+  "$_kgot_tc/pulumi-$PULUMI_VERSION-python-$LANGUAGE_PYTHON_SDK_VERSION/bin" \
+  "$_kgot_tc/actionlint-$ACTIONLINT_VERSION/bin"; do
   case ":$PATH:" in *":$_kgot_bin:"*) ;; *) [ -d "$_kgot_bin" ] && PATH="$_kgot_bin:$PATH" ;; esac
 done
 export PATH
