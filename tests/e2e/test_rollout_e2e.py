@@ -247,3 +247,11 @@ def test_breach_rolls_back_routing_only(
     assert after["metadata"]["generation"] == before["metadata"]["generation"]
     log = (project_dir / "logs" / "deployment" / "rollback.log").read_text()
     assert "Rollback triggered" in log
+    history = project_dir / "logs" / "deployment" / f"history-{STACK}.jsonl"
+    events = [json.loads(line) for line in history.read_text().splitlines()]
+    breach = [e for e in events if e["event"] == "breach"][-1]
+    rolled = [e for e in events if e["event"] == "rolled-back"][-1]
+    detection = breach["decided"] - breach["breaching_since"]
+    restore = rolled["time"] - breach["decided"]
+    print(f"\nreal engine: detection {detection:.1f}s (window {WINDOW}s), rollback {restore:.1f}s")
+    assert detection <= WINDOW + 1.5
