@@ -84,6 +84,27 @@ def test_latency_breach_against_the_baseline_of_the_active_colour(harness: Harne
     assert events(harness, "started")[0]["baseline_p95"] == pytest.approx(0.2)
 
 
+def test_custom_trigger_from_stack_config(harness: Harness) -> None:
+    config = dev_config()
+    config["rollback"]["customTriggers"] = [  # type: ignore[index]
+        {
+            "name": "queue_depth",
+            "query": 'queue_depth{color="$colour"}',
+            "threshold": 100,
+            "comparison": ">",
+            "windowSeconds": 10,
+        }
+    ]
+    harness.engine = FakeEngine.for_config(config)
+    healthy(harness.metrics, "blue", "green")
+    harness.metrics.set("queue_depth", "green", lambda t: 250.0)
+    code = harness.run("shift", "--to", "green", "--steps", "50,100", "--hold", "30")
+    assert code == ExitCode.ROLLED_BACK
+    breach = events(harness, "breach")[0]
+    assert (breach["trigger"], breach["metric"]) == ("queue_depth", "custom:queue_depth")
+    assert 'queue_depth{color="green"}' in harness.metrics.queries
+
+
 def test_missing_data_holds_and_never_promotes(harness: Harness) -> None:
     healthy(harness.metrics, "blue")  # green has no data at all
     code = harness.run("shift", "--to", "green", "--steps", "10,100", "--hold", "10")
