@@ -8,13 +8,17 @@ rollout, ``<rollout id>.samples.jsonl`` (every gate evaluation, for reports).
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kgot_rollout._exceptions import RefusedError
 from kgot_rollout._triggers import GateResult
 
 
@@ -157,6 +161,36 @@ class Journal:
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@contextmanager
+def exclusive(log_dir: Path, stack: str, command: str) -> Iterator[None]:
+    """One shift, promote or watch per stack on this machine at a time.
+
+    A manual ``rollback`` never takes this lock: it must work while a shift holds.
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    path = log_dir / f".{stack}.lock"
+    with path.open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RefusedError(
+                f"stack {stack}: {holder} is running; wait for it, or use "
+                "`kgot-rollout rollback` (which never waits)"
+            ) from exc
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"kgot-rollout {command} (pid {os.getpid()})")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def new_rollout_id(kind: str) -> str:

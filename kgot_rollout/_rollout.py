@@ -284,6 +284,16 @@ class Rollouts:
         for index, weight in enumerate(steps, start=1):
             after = state_for_weight(source, target, weight)
             label = f"[{index}/{len(steps)}]"
+            if index > 1:
+                live = self.settings().traffic
+                if live != current:
+                    # Someone rolled back or flipped by hand while this step held.
+                    message = (
+                        f"traffic changed under this shift (now {live.describe()}, "
+                        f"expected {current.describe()}); stopped without touching it"
+                    )
+                    self._finish(settings, rollout_id, kind, "held", message, HELD)
+                    return Outcome(ExitCode.HELD, message, rollout_id)
             if after != current or not self._applied(after):
                 self.apply(current, after, rollout=rollout_id, why=f"{kind} {target} {weight}%")
             current = after

@@ -17,7 +17,7 @@ from kgot_rollout._console import Console
 from kgot_rollout._engine import Engine
 from kgot_rollout._exceptions import RefusedError, RolloutError, StackLockedError
 from kgot_rollout._gate import BUILTIN_TRIGGERS, Gate
-from kgot_rollout._journal import Journal
+from kgot_rollout._journal import Journal, exclusive
 from kgot_rollout._metrics import build_registry, push, write_textfile
 from kgot_rollout._notify import PAGERDUTY_EVENTS_URL, Notifier
 from kgot_rollout._prometheus import MetricsSource, PrometheusClient
@@ -341,9 +341,12 @@ def _dispatch(
             target = parse_colour(args.to, what="--to")
         except ValueError as exc:
             raise RefusedError(str(exc)) from exc
-        outcome = rollouts.shift(target, parse_steps(args.steps))
+        steps = parse_steps(args.steps)
+        with exclusive(journal.log_dir, args.stack, "shift"):
+            outcome = rollouts.shift(target, steps)
     elif args.command == "promote":
-        outcome = rollouts.promote()
+        with exclusive(journal.log_dir, args.stack, "promote"):
+            outcome = rollouts.promote()
     elif args.command == "rollback":
         try:
             to = parse_colour(args.to, what="--to") if args.to else None
@@ -351,7 +354,8 @@ def _dispatch(
             raise RefusedError(str(exc)) from exc
         outcome = rollouts.rollback(reason=args.reason, to=to)
     else:
-        outcome = rollouts.watch(args.window)
+        with exclusive(journal.log_dir, args.stack, "watch"):
+            outcome = rollouts.watch(args.window)
     out.write(outcome.message + "\n")
     return outcome
 

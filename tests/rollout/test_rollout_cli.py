@@ -391,3 +391,30 @@ def test_an_engine_failure_is_an_error_and_status_tells_the_truth(harness: Harne
     assert harness.run("status", "--json") == 0
     data = json.loads(harness.stdout)
     assert (data["standbyWeight"], data["inSync"]) == (10, False)
+
+
+def test_a_rollback_by_hand_during_a_hold_stops_the_shift(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+
+    def someone_rolls_back(now: float) -> None:
+        if harness.engine.traffic == ("blue", 25):
+            harness.engine.config["standbyWeight"] = "0"
+            harness.engine.applied["standbyWeight"] = "0"
+
+    harness.clock.on_sleep = someone_rolls_back
+    code = harness.run("shift", "--to", "green", "--steps", "25,100", "--hold", "10")
+    assert code == ExitCode.HELD
+    assert "traffic changed under this shift" in harness.stdout
+    assert harness.engine.applied_traffic == ("blue", 0)
+
+
+def test_one_shift_per_stack_but_rollback_never_waits(harness: Harness) -> None:
+    from kgot_rollout._journal import exclusive
+
+    healthy(harness.metrics, "blue", "green")
+    harness.engine = FakeEngine.for_config(dev_config(standbyWeight=25))
+    with exclusive(harness.log_dir, "dev", "shift"):
+        assert harness.run("shift", "--to", "green") == ExitCode.REFUSED
+        assert "kgot-rollout shift (pid" in harness.stderr
+        assert harness.run("rollback") == ExitCode.DONE
+    assert harness.engine.applied_traffic == ("blue", 0)
