@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pulumi
 
 from components.baseline import ClusterBaseline, ClusterBaselineArgs
 from components.bluegreen import BlueGreenService, BlueGreenServiceArgs
+from components.checks import PostDeployChecks, PostDeployChecksArgs
+from components.images import ServiceImages, ServiceImagesArgs
 from components.monitoring import MonitoringStack, MonitoringStackArgs, monitoring_budget
 from components.settings import COLORS, SettingsError, load
 
@@ -28,6 +32,22 @@ monitoring = MonitoringStack(
     opts=after_baseline,
 )
 
+# Off where no Docker engine runs (dev): then images are taken by reference.
+images = (
+    ServiceImages(
+        "images",
+        ServiceImagesArgs(
+            images=settings.images, services=settings.services, project_dir=Path.cwd()
+        ),
+    )
+    if settings.images.build
+    else None
+)
+colour_images = {
+    service.key: images.colour_images(service.key, traffic) if images else {}
+    for service in settings.services
+}
+
 services = {
     service.key: BlueGreenService(
         service.name,
@@ -38,11 +58,25 @@ services = {
             namespace=baseline.namespace,
             service_account=baseline.service_accounts[service.key],
             gateway_name=baseline.gateway_name,
+            images=colour_images[service.key],
         ),
         opts=after_baseline,
     )
     for service in settings.services
 }
+
+if settings.checks.enabled:
+    PostDeployChecks(
+        "post-deploy",
+        PostDeployChecksArgs(
+            checks=settings.checks,
+            services=settings.services,
+            traffic=traffic,
+            namespace=baseline.namespace,
+            after=services,
+            images=colour_images,
+        ),
+    )
 
 pulumi.export("namespace", baseline.namespace)
 pulumi.export("environment", settings.environment)
@@ -61,3 +95,5 @@ pulumi.export(
         "grafana": monitoring.grafana_url,
     },
 )
+if images is not None:
+    pulumi.export("imageDigests", images.digests)

@@ -43,6 +43,7 @@ SECRET_KEYS: tuple[str, ...] = (
     "slackWebhookUrl",
     "pagerdutyIntegrationKey",
     "grafanaAdminPassword",
+    "registryPassword",
 )
 
 TOP_LEVEL_KEYS: tuple[str, ...] = (
@@ -60,6 +61,8 @@ TOP_LEVEL_KEYS: tuple[str, ...] = (
     "edge",
     "alerting",
     "monitoring",
+    "images",
+    "checks",
     *SECRET_KEYS,
 )
 
@@ -89,6 +92,8 @@ _DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
 _HOSTNAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$")
+_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$")
 
 
 class SettingsError(ValueError):
@@ -273,6 +278,42 @@ class MonitoringSettings:
 
 
 @dataclass(frozen=True)
+class BuildContext:
+    """Where one service's image is built from: a checkout of its sources."""
+
+    context: str  # folder, relative to the project directory or absolute
+    dockerfile: str  # relative to the context
+    target: str | None  # stage of a multi-stage Dockerfile; None: the last one
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """ServiceImages: build, tag and push every service image, or take them by reference."""
+
+    # False: Deployments run `<image>:<version>` as published elsewhere.
+    build: bool
+    # The version the build contexts hold; colours running it get the built digest.
+    release_version: str | None
+    registry_server: str | None
+    registry_username: str | None
+    registry_password: Secret | None
+    platform: str
+    contexts: tuple[tuple[str, BuildContext], ...]
+
+    def context_of(self, service_key: str) -> BuildContext:
+        return dict(self.contexts)[service_key]
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """Post-deploy health checks of each colour through the Service that selects it."""
+
+    enabled: bool
+    timeout_seconds: int
+    interval_seconds: int
+
+
+@dataclass(frozen=True)
 class PlatformSettings:
     stack: str
     environment: Environment
@@ -284,6 +325,8 @@ class PlatformSettings:
     edge: EdgeSettings
     alerting: AlertingSettings
     monitoring: MonitoringSettings
+    images: ImageSettings
+    checks: CheckSettings
 
     def service(self, key: str) -> ServiceSettings:
         for service in self.services:
@@ -329,6 +372,18 @@ DEFAULT_EDGE: Mapping[str, object] = {
     "controllerNamespace": "kgot-edge",
 }
 DEFAULT_ALERTING: Mapping[str, object] = {"slackChannel": "#kgot-alerts"}
+DEFAULT_IMAGES: Mapping[str, object] = {
+    "build": False,
+    "releaseVersion": None,
+    "registry": None,
+    "platform": "linux/amd64",
+    "contexts": {},
+}
+DEFAULT_CHECKS: Mapping[str, object] = {
+    "enabled": False,
+    "timeoutSeconds": 120,
+    "intervalSeconds": 5,
+}
 
 
 def kubernetes_name(service_key: str) -> str:
@@ -775,6 +830,137 @@ def _monitoring(root: _Reader) -> MonitoringSettings:
     )
 
 
+def _images(root: _Reader, services: Sequence[ServiceSettings]) -> ImageSettings:
+    images = root.obj("images", {})
+    images.reject_unknown(tuple(DEFAULT_IMAGES))
+    build = images.boolean("build", default=False)
+    platform = images.string(
+        "platform", _PLATFORM, "an OCI platform such as linux/amd64", default="linux/amd64"
+    )
+    release: str | None = None
+    if build or images.raw.get("releaseVersion") is not None:
+        # Checked per service so the error says whose image could not be tagged.
+        for service in services:
+            value = images.raw.get("releaseVersion")
+            allowed = f"an image tag such as 1.4.2 (not latest) for {service.image}:<tag>"
+            if value is None:
+                raise _for_service(service, images.missing("releaseVersion", allowed))
+            if not isinstance(value, str) or not _IMAGE_TAG.match(value) or value == "latest":
+                raise _for_service(service, images.fail("releaseVersion", value, allowed))
+            release = value
+    server = username = None
+    if images.raw.get("registry") is not None or build:
+        registry = images.obj("registry", {}, allowed="an object {server, username}")
+        registry.reject_unknown(("server", "username"))
+        for name in ("server", "username"):
+            if build and registry.raw.get(name) is None:
+                # Nothing can be pushed without somewhere to push and someone to log in as.
+                raise _for_service(
+                    services[0],
+                    registry.missing(name, "the registry's host and the user images are pushed as"),
+                )
+        if registry.raw.get("server") is not None:
+            server = registry.string("server", _REGISTRY, "a registry host such as ghcr.io")
+        if registry.raw.get("username") is not None:
+            username = registry.string("username", allowed="a registry user name")
+    contexts = images.obj("contexts", {}, allowed="an object: service key -> {context, ...}")
+    known = {service.key for service in services}
+    for key in contexts.raw:
+        if key not in known:
+            raise contexts.fail(key, key, f"a service key ({', '.join(sorted(known))})")
+    parsed: list[tuple[str, BuildContext]] = []
+    for service in services:
+        if service.key not in contexts.raw:
+            if build:
+                allowed = "an object {context, dockerfile, target}"
+                raise _for_service(service, contexts.missing(service.key, allowed))
+            continue
+        parsed.append((service.key, _build_context(contexts, service.key)))
+        if build and server is not None and not service.image.startswith(f"{server}/"):
+            raise _for_service(
+                service,
+                root.fail(
+                    f"services.{service.key}.image",
+                    service.image,
+                    f"an image under {server}/ (images.registry.server, the only registry "
+                    "with credentials)",
+                ),
+            )
+    return ImageSettings(
+        build=build,
+        release_version=release,
+        registry_server=server,
+        registry_username=username,
+        registry_password=root.secret("registryPassword"),
+        platform=platform,
+        contexts=tuple(parsed),
+    )
+
+
+def _build_context(contexts: _Reader, key: str) -> BuildContext:
+    ctx = contexts.obj(key, allowed="an object {context, dockerfile, target}")
+    ctx.reject_unknown(("context", "dockerfile", "target"))
+    target = None
+    if ctx.raw.get("target") is not None:
+        target = ctx.string("target", _DNS_LABEL, "a Dockerfile stage name")
+    return BuildContext(
+        context=ctx.string("context", allowed="a folder holding the service's sources"),
+        dockerfile=ctx.string(
+            "dockerfile", allowed="a Dockerfile path inside the context", default="Dockerfile"
+        ),
+        target=target,
+    )
+
+
+def _for_service(service: ServiceSettings, error: SettingsError) -> SettingsError:
+    return SettingsError(f"service {service.key}: {error}")
+
+
+def _checks(root: _Reader) -> CheckSettings:
+    checks = root.obj("checks", {})
+    checks.reject_unknown(tuple(DEFAULT_CHECKS))
+    timeout = checks.integer("timeoutSeconds", 10, 3600, default=120)
+    return CheckSettings(
+        enabled=checks.boolean("enabled", default=False),
+        timeout_seconds=timeout,
+        interval_seconds=checks.integer("intervalSeconds", 1, timeout, default=5),
+    )
+
+
+def check_image_build(settings: PlatformSettings, project_dir: Path) -> None:
+    """What only the program can check before a build: sources on disk, a registry password.
+
+    Not part of `parse_settings`: the rollout tool and the policy bridge read
+    stack files on machines without the sources and without the secret.
+    """
+    images = settings.images
+    if not images.build:
+        return
+    for service in settings.services:
+        if images.registry_password is None:
+            raise SettingsError(
+                f"stack {settings.stack!r}: service {service.key}: config "
+                f"{PROJECT}:registryPassword is missing; images are pushed to "
+                f"{images.registry_server} as {images.registry_username}, so it must be set "
+                "with pulumi config set --secret registryPassword ..."
+            )
+        build = images.context_of(service.key)
+        context = project_dir / build.context
+        key = f"{PROJECT}:images.contexts.{service.key}"
+        if not context.is_dir():
+            raise SettingsError(
+                f"stack {settings.stack!r}: service {service.key}: config {key}.context = "
+                f"{_show(build.context)} is not allowed; allowed: an existing folder "
+                f"({context} does not exist)"
+            )
+        if not (context / build.dockerfile).is_file():
+            raise SettingsError(
+                f"stack {settings.stack!r}: service {service.key}: config {key}.dockerfile = "
+                f"{_show(build.dockerfile)} is not allowed; allowed: a file in the context "
+                f"({context / build.dockerfile} does not exist)"
+            )
+
+
 def _strip_namespace(raw: Mapping[str, object]) -> dict[str, object]:
     """Keep this project's keys, un-namespaced; drop other namespaces (`kubernetes:`)."""
     plain: dict[str, object] = {}
@@ -798,17 +984,22 @@ def parse_settings(raw: Mapping[str, object], stack: str) -> PlatformSettings:
     namespace = root.string("namespace", _DNS_LABEL, "a DNS label such as kgot-staging")
     if namespace in ("default", "kube-system", "kube-public", "kube-node-lease"):
         raise root.fail("namespace", namespace, "a namespace of the platform's own")
+    environment = root.choice("environment", ENVIRONMENTS)
+    traffic = _traffic(root)
+    services = _services(root)
     return PlatformSettings(
         stack=stack,
-        environment=root.choice("environment", ENVIRONMENTS),
+        environment=environment,
         namespace=namespace,
-        traffic=_traffic(root),
-        services=_services(root),
+        traffic=traffic,
+        services=services,
         rollback=_rollback(root),
         security=_security(root),
         edge=_edge(root),
         alerting=_alerting(root),
         monitoring=_monitoring(root),
+        images=_images(root, services),
+        checks=_checks(root),
     )
 
 
@@ -862,4 +1053,7 @@ def load() -> PlatformSettings:
             raw[key] = Secret(value)
         else:
             raw[key] = value
-    return parse_settings(raw, pulumi.get_stack())
+    settings = parse_settings(raw, pulumi.get_stack())
+    # The engine runs the program in the project directory.
+    check_image_build(settings, Path.cwd())
+    return settings
