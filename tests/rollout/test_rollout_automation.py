@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kgot_rollout._automation import AutomationEngine
 from kgot_rollout._engine import unsafe_changes
@@ -108,7 +109,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
     (project / "__main__.py").write_text(PROGRAM)
     (project / ".venv").symlink_to(REPO / ".venv")
     # The dev stack's real config, so the tool's settings check passes.
-    shutil.copy(REPO / "Pulumi.dev.yaml", project / "Pulumi.dev.yaml")
+    # (Its secrets salt belongs to another passphrase: this stack gets its own.)
+    document = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())
+    document.pop("encryptionsalt", None)
+    (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
     pulumi(env, project, "stack", "init", "dev")
     pulumi(env, project, "config", "set", "greenVersion", "1.1.0")
     pulumi(env, project, "up", "--yes", "--skip-preview")
