@@ -397,9 +397,11 @@ class Rollouts:
             last.config.get("standbyWeight", "0")
         ) == str(state.standby_weight)
 
-    def _resumable(self, source: Colour, target: Colour) -> Rollout | None:
+    def _resumable(
+        self, source: Colour, target: Colour, *, also: tuple[str, ...] = ()
+    ) -> Rollout | None:
         last = self.journal.last_rollout(kinds=("shift",))
-        if last is None or last.status not in ("running", "held", "interrupted"):
+        if last is None or last.status not in ("running", "held", "interrupted", *also):
             return None
         if last.value("source") == source and last.value("target") == target:
             return last
@@ -427,7 +429,8 @@ class Rollouts:
             )
         source, target = state.active, state.standby
         gate = self._gate(settings)
-        resumed = self._resumable(source, target)
+        # A canary that stopped below 100 is finished by the same rollout.
+        resumed = self._resumable(source, target, also=("completed",))
         rollout_id = resumed.id if resumed else new_rollout_id("promote")
         kind = "shift" if resumed else "promote"
         baseline = self._baseline(gate, source, resumed)
@@ -452,11 +455,11 @@ class Rollouts:
         elif state.standby_weight > 0:
             wanted = TrafficState(state.active, 0)
         else:
-            last = self.journal.last_rollout(kinds=("shift", "promote", "rollback"))
+            last = self.journal.last_rollout(kinds=("shift", "promote", "rollback", "watch"))
             if (
                 last is not None
-                and last.kind == "rollback"
-                and last.value("target") == (state.active)
+                and last.status == "rolled-back"
+                and last.latest("to") == state.active
             ):
                 return Outcome(
                     ExitCode.DONE,

@@ -278,6 +278,16 @@ def test_manual_rollback_after_promotion_flips_to_the_warm_colour(harness: Harne
     assert harness.engine.applied_traffic == ("blue", 0)
 
 
+def test_manual_rollback_after_an_automatic_one_changes_nothing(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.metrics.set("error_rate", "green", lambda t: 0.5)
+    assert harness.run("shift", "--to", "green", "--steps", "100", "--hold", "30") == 3
+    assert harness.engine.applied_traffic == ("blue", 0)
+    assert harness.run("rollback") == ExitCode.DONE
+    assert "already rolled back to blue" in harness.stdout
+    assert harness.engine.applied_traffic == ("blue", 0)
+
+
 def test_manual_rollback_mid_shift_returns_weight_to_the_active(harness: Harness) -> None:
     harness.engine = FakeEngine.for_config(dev_config(standbyWeight=25))
     assert harness.run("rollback") == ExitCode.DONE
@@ -300,6 +310,10 @@ def test_promote_finishes_a_paused_shift(harness: Harness) -> None:
     assert "promote" in harness.stdout
     assert harness.run("promote", "--hold", "5") == ExitCode.DONE
     assert harness.engine.applied_traffic == ("green", 0)
+    # The promotion finished the same rollout, with the baseline it measured.
+    finished = events(harness, "finished")
+    assert [e["status"] for e in finished] == ["completed", "promoted"]
+    assert finished[0]["rollout"] == finished[1]["rollout"]
     assert harness.run("promote") == ExitCode.REFUSED
 
 
