@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         choices=BUILTIN_TRIGGERS,
-        help="leave out a built-in trigger (repeatable), e.g. cpu without cAdvisor",
+        help="leave out a built-in trigger (repeatable), e.g. latency with no baseline traffic",
     )
     common.add_argument("-q", "--quiet", action="store_true", help="no progress view")
 
