@@ -212,7 +212,8 @@ class Rollouts:
                 missing_since = None
             if status is Status.OK and elapsed >= seconds:
                 return HoldResult("passed", result)
-            self.clock.sleep(self.policy.interval_seconds)
+            # Evaluate on a fixed beat: the time a check takes comes out of the wait.
+            self.clock.sleep(max(0.0, now + self.policy.interval_seconds - self.clock.now()))
 
     # -- shift -----------------------------------------------------------------------
     def shift(self, target: Colour, steps: Sequence[int]) -> Outcome:
