@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Puts a stack's traffic config back to what its last deployment left, then
+# (with a version) points the standby colour at that version.
+#
+# Why: a shift writes activeColor/standbyWeight into the runner's copy of
+# Pulumi.<stack>.yaml, which is gone when the job ends. Without this, the
+# next `pulumi up` from a fresh checkout would flip traffic back to whatever
+# the committed file says. The program exports the traffic state, so the last
+# deployment's outputs are the truth; the committed values only seed a new stack.
+#
+# Usage: prepare-release.sh <stack> [version] [force]
+#   version  release to put on the standby colour (an image tag); empty: none
+#   force    "true": go on even when the active colour already runs <version>
+# Writes `standby=<colour>` and `deploy=true|false` to $GITHUB_OUTPUT (or stdout).
+set -euo pipefail
+
+stack=${1:?usage: prepare-release.sh <stack> [version] [force]}
+version=${2:-}
+force=${3:-false}
+out=${GITHUB_OUTPUT:-/dev/stdout}
+
+# A stack that was never deployed is created (its config comes from the committed file).
+pulumi stack select --create "$stack"
+outputs=$(pulumi stack output --json --stack "$stack" 2>/dev/null || echo '{}')
+read -r active weight blue green < <(
+  python3 -c '
+import json, sys
+o = json.loads(sys.stdin.read() or "{}")
+v = o.get("versions") or {}
+print(o.get("activeColor", "-"), o.get("standbyWeight", "-"), v.get("blue", "-"), v.get("green", "-"))
+' <<<"$outputs"
+)
+if [ "$active" != "-" ]; then
+  echo "traffic state of the last deployment: active $active, standby weight $weight," \
+    "blue $blue, green $green"
+  pulumi config set --stack "$stack" activeColor "$active"
+  pulumi config set --stack "$stack" standbyWeight "$weight"
+  pulumi config set --stack "$stack" blueVersion "$blue"
+  pulumi config set --stack "$stack" greenVersion "$green"
+else
+  echo "stack $stack has no deployment yet: traffic config as committed"
+  active=$(pulumi config get --stack "$stack" activeColor)
+fi
+standby=green
+[ "$active" = green ] && standby=blue
+
+deploy=true
+if [ -n "$version" ]; then
+  active_version=$(pulumi config get --stack "$stack" "${active}Version")
+  if [ "$weight" != "-" ] && [ "$weight" != 0 ] && [ "$force" != true ]; then
+    # The standby already takes traffic: a new version there would reach users unchecked.
+    echo "a shift is in progress on $stack (standby $standby has $weight%): finish it with" \
+      "kgot-rollout promote or kgot-rollout rollback first (force_deploy overrides)" >&2
+    exit 2
+  fi
+  if [ "$active_version" = "$version" ] && [ "$force" != true ]; then
+    echo "$version already serves on $active; nothing to release (force_deploy redeploys)"
+    deploy=false
+  else
+    echo "release $version goes to the standby colour $standby"
+    pulumi config set --stack "$stack" "${standby}Version" "$version"
+  fi
+fi
+{
+  echo "standby=$standby"
+  echo "deploy=$deploy"
+} >>"$out"
