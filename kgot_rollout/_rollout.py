@@ -619,7 +619,10 @@ class Rollouts:
                 details={"stack": settings.stack, "rollout": rollout_id, "status": status},
             )
         if self.after_rollout is not None:
-            self.after_rollout(settings)
+            try:
+                self.after_rollout(settings)
+            except Exception as exc:  # metrics must never change a rollout's outcome
+                self.journal.log(f"writing deployment metrics failed: {exc}", level="WARNING")
 
     def interrupted(self, rollout_id: str | None) -> None:
         last = self.journal.last_rollout(kinds=("shift", "promote", "watch"))

@@ -279,10 +279,7 @@ def _rollouts(
         registry = build_registry(settings.environment, journal.rollouts())
         write_textfile(journal.log_dir / "kgot_rollout.prom", registry)
         if args.pushgateway:
-            try:
-                push(args.pushgateway, settings.stack, registry)
-            except OSError as exc:
-                journal.log(f"pushing metrics failed: {exc}", level="WARNING")
+            push(args.pushgateway, settings.stack, registry)
 
     def notifier_for(settings: RolloutSettings) -> Notifier:
         return Notifier(

@@ -138,3 +138,10 @@ def test_metrics_are_pushed_when_a_pushgateway_is_given(
     path, body = receiver.pushed[-1]
     assert path == "/metrics/job/kgot-rollout/stack/dev"
     assert 'kgot_deployments_total{environment="dev",status="promoted"} 1.0' in body
+
+
+def test_an_unreachable_pushgateway_does_not_change_the_outcome(notifying: Harness) -> None:
+    args = ("shift", "--to", "green", "--steps", "100", "--hold", "5")
+    assert notifying.run(*args, "--pushgateway", "http://127.0.0.1:9") == ExitCode.DONE
+    assert "writing deployment metrics failed" in notifying.log()
+    assert (notifying.log_dir / "kgot_rollout.prom").exists()
