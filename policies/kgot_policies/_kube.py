@@ -18,20 +18,22 @@ from pulumi_policy.proxy import UnknownValueError
 
 
 class _Unknown:
-    """A value the engine does not know yet (preview)."""
+    """A value the engine does not know yet (preview); compare with `is UNKNOWN`."""
 
-    _instance: _Unknown | None = None
-
-    def __new__(cls) -> _Unknown:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return "<unknown>"
 
     def __bool__(self) -> bool:
         return False
+
+    # Copies stay the one marker, so `is UNKNOWN` holds after a deepcopy.
+    def __copy__(self) -> _Unknown:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Unknown:
+        return self
 
 
 UNKNOWN: Any = _Unknown()
