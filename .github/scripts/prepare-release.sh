@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Puts a stack's traffic config back to what its last deployment left, then
+# Puts a stack's traffic config back to what its last update left, then
 # (with a version) points the standby colour at that version.
 #
 # Why: a shift writes activeColor/standbyWeight into the runner's copy of
 # Pulumi.<stack>.yaml, which is gone when the job ends. Without this, the
 # next `pulumi up` from a fresh checkout would flip traffic back to whatever
-# the committed file says. The program exports the traffic state, so the last
-# deployment's outputs are the truth; the committed values only seed a new stack.
+# the committed file says. The config of the stack's last update (a targeted
+# rollback included) is the truth; the committed values only seed a new stack.
+# Everything else (services, replicas, ...) stays as committed.
 #
 # Usage: prepare-release.sh <stack> [version] [force]
 #   version  release to put on the standby colour (an image tag); empty: none
@@ -21,25 +22,23 @@ out=${GITHUB_OUTPUT:-/dev/stdout}
 
 # A stack that was never deployed is created (its config comes from the committed file).
 pulumi stack select --create "$stack"
-outputs=$(pulumi stack output --json --stack "$stack" 2>/dev/null || echo '{}')
-read -r active weight blue green < <(
-  python3 -c '
-import json, sys
-o = json.loads(sys.stdin.read() or "{}")
-v = o.get("versions") or {}
-print(o.get("activeColor", "-"), o.get("standbyWeight", "-"), v.get("blue", "-"), v.get("green", "-"))
-' <<<"$outputs"
-)
-if [ "$active" != "-" ]; then
-  echo "traffic state of the last deployment: active $active, standby weight $weight," \
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+last=$scratch/Pulumi.$stack.last.yaml
+if pulumi config refresh --stack "$stack" --force --config-file "$last" >/dev/null 2>&1; then
+  get() { pulumi config get --stack "$stack" --config-file "$last" "$1"; }
+  active=$(get activeColor) blue=$(get blueVersion) green=$(get greenVersion)
+  weight=$(get standbyWeight 2>/dev/null || echo 0)
+  echo "traffic state of the last update: active $active, standby weight $weight," \
     "blue $blue, green $green"
   pulumi config set --stack "$stack" activeColor "$active"
   pulumi config set --stack "$stack" standbyWeight "$weight"
   pulumi config set --stack "$stack" blueVersion "$blue"
   pulumi config set --stack "$stack" greenVersion "$green"
 else
-  echo "stack $stack has no deployment yet: traffic config as committed"
+  echo "stack $stack has no update yet: traffic config as committed"
   active=$(pulumi config get --stack "$stack" activeColor)
+  weight=$(pulumi config get --stack "$stack" standbyWeight 2>/dev/null || echo 0)
 fi
 standby=green
 [ "$active" = green ] && standby=blue
@@ -47,7 +46,7 @@ standby=green
 deploy=true
 if [ -n "$version" ]; then
   active_version=$(pulumi config get --stack "$stack" "${active}Version")
-  if [ "$weight" != "-" ] && [ "$weight" != 0 ] && [ "$force" != true ]; then
+  if [ "$weight" != 0 ] && [ "$force" != true ]; then
     # The standby already takes traffic: a new version there would reach users unchecked.
     echo "a shift is in progress on $stack (standby $standby has $weight%): finish it with" \
       "kgot-rollout promote or kgot-rollout rollback first (force_deploy overrides)" >&2

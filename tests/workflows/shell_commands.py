@@ -46,6 +46,7 @@ SYSTEM_COMMANDS = frozenset(
         "cat",
         "tee",
         "grep",
+        "tail",
         "sleep",
         "seq",
         "exit",

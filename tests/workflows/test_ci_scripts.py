@@ -14,26 +14,38 @@ pytestmark = pytest.mark.workflows
 
 SCRIPTS = ROOT / ".github" / "scripts"
 
-# Keeps stack config in a JSON file and answers `stack output` from $FAKE_OUTPUTS.
+# Keeps stack config in a JSON file; `config refresh` writes $FAKE_DEPLOYED (the
+# config of the last update) to --config-file, or fails like a stack never updated.
 FAKE_PULUMI = """#!/usr/bin/env python3
 import json, os, sys
 args = sys.argv[1:]
-store = os.environ["FAKE_CONFIG"]
-config = json.load(open(store))
 with open(os.environ["FAKE_LOG"], "a") as log:
     log.write(" ".join(args) + "\\n")
-words = [a for i, a in enumerate(args) if a != "--stack" and (i == 0 or args[i - 1] != "--stack")]
+options, words, index = {}, [], 0
+while index < len(args):
+    if args[index] in ("--stack", "--config-file"):
+        options[args[index]] = args[index + 1]
+        index += 2
+    elif args[index] == "--force":
+        index += 1
+    else:
+        words.append(args[index])
+        index += 1
+store = options.get("--config-file", os.environ["FAKE_CONFIG"])
 if words[:2] == ["stack", "select"]:
     sys.exit(0)
-if words[:2] == ["stack", "output"]:
-    outputs = os.environ.get("FAKE_OUTPUTS")
-    if not outputs:
-        print("error: no deployment", file=sys.stderr)
-        sys.exit(255)
-    print(outputs)
+if words[:2] == ["config", "refresh"]:
+    deployed = os.environ.get("FAKE_DEPLOYED")
+    if not deployed:
+        sys.exit("error: no previous deployment")
+    open(store, "w").write(deployed)
 elif words[:2] == ["config", "get"]:
+    config = json.load(open(store))
+    if words[2] not in config:
+        sys.exit(f"configuration key {words[2]!r} not found")
     print(config[words[2]])
 elif words[:2] == ["config", "set"]:
+    config = json.load(open(store))
     config[words[2]] = words[3]
     json.dump(config, open(store, "w"))
 else:
@@ -59,7 +71,7 @@ def prepare(
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "FAKE_CONFIG": str(config),
         "FAKE_LOG": str(log),
-        "FAKE_OUTPUTS": json.dumps(outputs) if outputs else "",
+        "FAKE_DEPLOYED": json.dumps(outputs) if outputs else "",
         "GITHUB_OUTPUT": str(github_output),
     }
     result = subprocess.run(
@@ -76,10 +88,12 @@ def prepare(
 
 
 def deployed(active: str, weight: int, blue: str, green: str) -> dict[str, object]:
+    """Config of the stack's last update."""
     return {
         "activeColor": active,
-        "standbyWeight": weight,
-        "versions": {"blue": blue, "green": green},
+        "standbyWeight": str(weight),
+        "blueVersion": blue,
+        "greenVersion": green,
         "namespace": "kgot-production",
     }
 
@@ -93,7 +107,7 @@ def test_new_stack_keeps_committed_traffic_and_releases_to_the_standby(tmp_path:
     assert outputs == {"standby": "green", "deploy": "true"}
 
 
-def test_traffic_state_comes_from_the_last_deployment(tmp_path: Path) -> None:
+def test_traffic_state_comes_from_the_last_update(tmp_path: Path) -> None:
     # A shift made green active; the committed file still says blue.
     result, config, outputs, _ = prepare(
         tmp_path, "production", "1.6.0", outputs=deployed("green", 0, "1.4.0", "1.5.0")
@@ -103,6 +117,8 @@ def test_traffic_state_comes_from_the_last_deployment(tmp_path: Path) -> None:
     assert config["greenVersion"] == "1.5.0"
     assert config["blueVersion"] == "1.6.0"
     assert outputs == {"standby": "blue", "deploy": "true"}
+    # Only the traffic keys come from the last update; the rest stays as committed.
+    assert "namespace" not in config
 
 
 def test_without_version_only_the_traffic_state_is_restored(tmp_path: Path) -> None:
