@@ -20,6 +20,7 @@ from string import Template
 from kgot_rollout._exceptions import RefusedError
 
 _SEL = 'namespace="$namespace",color="$colour"'
+_DEPLOY = 'namespace="$namespace",deployment=~"($services)-$colour"'
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,12 @@ class QuerySet:
     )
     # Empty: built from each service's CPU limit in stack config (see cpu_query).
     cpu: str = ""
-    health: str = f"min(up{{{_SEL}}})"
+    # Scrape targets down, or (where kube-state-metrics runs) fewer ready replicas
+    # than desired: the lowest ratio of either.
+    health: str = (
+        f"min(up{{{_SEL}}} or (kube_deployment_status_replicas_ready{{{_DEPLOY}}}"
+        f" / kube_deployment_spec_replicas{{{_DEPLOY}}}))"
+    )
     rate_window: str = "1m"
 
     @classmethod

@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -103,29 +103,68 @@ class ColourService:
             return "\n".join(lines) + "\n"
 
     def start(self) -> None:
-        service = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = service.exposition().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = serve(self.exposition, self.port)
         self.port = int(self._server.server_address[1])
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+@dataclass
+class StateMetrics:
+    """Like kube-state-metrics: desired and ready replicas of each Deployment."""
+
+    desired: int = 1
+    ready: dict[str, int] = field(default_factory=dict)
+    port: int = 0
+    _server: ThreadingHTTPServer | None = None
+
+    def exposition(self) -> str:
+        lines = [
+            "# TYPE kube_deployment_spec_replicas gauge",
+            "# TYPE kube_deployment_status_replicas_ready gauge",
+        ]
+        for colour in ("blue", "green"):
+            for svc in SERVICES:
+                name = f"{svc.replace('_', '-')}-{colour}"
+                labels = f'namespace="{NAMESPACE}",deployment="{name}"'
+                lines.append(f"kube_deployment_spec_replicas{{{labels}}} {self.desired}")
+                ready = self.ready.get(name, self.desired)
+                lines.append(f"kube_deployment_status_replicas_ready{{{labels}}} {ready}")
+        return "\n".join(lines) + "\n"
+
+    def start(self) -> None:
+        self._server = serve(self.exposition, self.port)
+        self.port = int(self._server.server_address[1])
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+def serve(exposition: Callable[[], str], port: int = 0) -> ThreadingHTTPServer:
+    """Serve ``exposition()`` as /metrics on loopback, in a daemon thread."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = exposition().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def prometheus_binary() -> str | None:
@@ -168,7 +207,10 @@ class PrometheusServer:
 
 @contextmanager
 def running_prometheus(
-    services: list[ColourService], *, scrape_seconds: float = 1.0
+    services: list[ColourService],
+    *,
+    scrape_seconds: float = 1.0,
+    state: StateMetrics | None = None,
 ) -> Iterator[PrometheusServer]:
     binary = prometheus_binary()
     if binary is None:
@@ -184,6 +226,14 @@ def running_prometheus(
         labels: {{namespace: {NAMESPACE}, color: {s.colour}}}"""
             for s in services
         )
+        if state is not None:
+            # kube-state-metrics' own labels (namespace, deployment) are kept.
+            jobs += f"""
+  - job_name: kube-state-metrics
+    honor_labels: true
+    scrape_interval: {scrape}
+    static_configs:
+      - targets: ["127.0.0.1:{state.port}"]"""
         config = Path(tmp, "prometheus.yml")
         config.write_text(
             f"global:\n  scrape_interval: {scrape}\n  evaluation_interval: {scrape}\n"

@@ -19,6 +19,7 @@ from rollout_fakes import FakeEngine, dev_config
 from rollout_prometheus import (
     ColourService,
     PrometheusServer,
+    StateMetrics,
     prometheus_binary,
     running_prometheus,
 )
@@ -37,6 +38,7 @@ SCRAPE = 1.0
 class Bench:
     prometheus: PrometheusServer
     colours: dict[str, ColourService]
+    state: StateMetrics
     engine: FakeEngine
     log_dir: Path
     stdout: str = ""
@@ -102,13 +104,18 @@ def bench(tmp_path: Path) -> Iterator[Bench]:
             pytest.fail(reason)
         pytest.skip(reason)
     colours = {c: ColourService(c) for c in ("blue", "green")}
-    for service in colours.values():
+    state = StateMetrics()
+    endpoints: list[ColourService | StateMetrics] = [*colours.values(), state]
+    for service in endpoints:
         service.start()
     try:
-        with running_prometheus(list(colours.values()), scrape_seconds=SCRAPE) as prometheus:
+        with running_prometheus(
+            list(colours.values()), scrape_seconds=SCRAPE, state=state
+        ) as prometheus:
             bench = Bench(
                 prometheus,
                 colours,
+                state,
                 FakeEngine.for_config(_window_config()),
                 tmp_path / "logs",
             )
@@ -117,7 +124,7 @@ def bench(tmp_path: Path) -> Iterator[Bench]:
             prometheus.wait_for('sum(rate(http_requests_total{color="blue"}[5s]))')
             yield bench
     finally:
-        for service in colours.values():
+        for service in endpoints:
             service.stop()
 
 
@@ -193,3 +200,16 @@ def test_cpu_over_its_limit_share_rolls_back(bench: Bench) -> None:
     breach = bench.events("breach")[0]
     assert breach["trigger"] == "cpu"
     assert "cpu=0.9" in str(breach["reason"])  # 95% of the limit, give or take a scrape
+
+
+def test_ready_replicas_below_desired_roll_back(bench: Bench) -> None:
+    def route_and_unready(applied: Mapping[str, str]) -> None:
+        bench.route(applied)
+        if applied["standbyWeight"] == "50":
+            bench.state.ready["graph-store-green"] = 0  # its pods fail readiness
+
+    bench.engine.on_up = route_and_unready
+    code = bench.run("shift", "--to", "green", "--steps", "50,100", "--hold", "20")
+    assert code == ExitCode.ROLLED_BACK, bench.stderr
+    assert bench.events("breach")[0]["trigger"] == "health"
+    assert "Health check failed" in (bench.log_dir / "rollback.log").read_text()
