@@ -16,7 +16,7 @@ from typing import Protocol
 
 from kgot_rollout._console import Console, bar
 from kgot_rollout._engine import Engine, describe_steps, unsafe_changes
-from kgot_rollout._exceptions import RefusedError, StackLockedError
+from kgot_rollout._exceptions import RefusedError, RolloutError, StackLockedError
 from kgot_rollout._gate import Gate
 from kgot_rollout._journal import Journal, Rollout, new_rollout_id
 from kgot_rollout._notify import BREACH, FINISHED, HELD, ROLLBACK, Notifier
@@ -97,6 +97,9 @@ class Rollouts:
     freeze: bool = False
     after_rollout: Callable[[RolloutSettings], None] | None = None
     health_window: float = 30.0
+    # After a rollback, scale the failed colour to standbyReplicas instead of
+    # leaving it running at full size for inspection.
+    scale_failed: bool = False
 
     # -- reading -------------------------------------------------------------------
     def settings(self) -> RolloutSettings:
@@ -545,7 +548,34 @@ class Rollouts:
                 rollback=True,
                 trigger=trigger,
             )
-        return self.clock.now()
+        restored = self.clock.now()
+        if self.scale_failed:
+            self._scale_failed(settings, other_colour(after.active), rollout_id)
+        return restored
+
+    def _scale_failed(self, settings: RolloutSettings, failed: Colour, rollout_id: str) -> None:
+        """After routing is restored: the failed colour to ``standbyReplicas``."""
+        if settings.standby_replicas is None:
+            self.journal.log(
+                f"{failed} stays at full size: standbyReplicas is not set",
+                rollout=rollout_id,
+                rollback=True,
+            )
+            return
+        try:
+            targets = self.engine.deployment_urns(failed)
+            self.engine.up(
+                message=f"kgot-rollout: scale failed colour {failed} to standbyReplicas",
+                target=targets,
+            )
+        except RolloutError as exc:  # routing is already restored; this is housekeeping
+            self.journal.log(f"scaling {failed} failed: {exc}", level="WARNING", rollout=rollout_id)
+            return
+        self.journal.log(
+            f"{failed} scaled to standbyReplicas={settings.standby_replicas}",
+            rollout=rollout_id,
+            rollback=True,
+        )
 
     # -- watch -----------------------------------------------------------------------
     def watch(self, window: float | None = None) -> Outcome:

@@ -117,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=BUILTIN_TRIGGERS,
         help="leave out a built-in trigger (repeatable), e.g. latency with no baseline traffic",
     )
+    common.add_argument(
+        "--scale-failed",
+        action="store_true",
+        help="after a rollback, scale the failed colour to standbyReplicas "
+        "(default: leave it running for inspection)",
+    )
     common.add_argument("-q", "--quiet", action="store_true", help="no progress view")
 
     parser = argparse.ArgumentParser(
@@ -305,6 +311,7 @@ def _rollouts(
         after_rollout=after_rollout,
         notifier_factory=notifier_for,
         health_window=args.health_window,
+        scale_failed=args.scale_failed,
     )
 
 

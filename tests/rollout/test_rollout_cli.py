@@ -288,6 +288,18 @@ def test_manual_rollback_after_an_automatic_one_changes_nothing(harness: Harness
     assert harness.engine.applied_traffic == ("blue", 0)
 
 
+def test_the_failed_colour_keeps_running_unless_told(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.metrics.set("error_rate", "green", lambda t: 0.5)
+    harness.engine = FakeEngine.for_config(dev_config(standbyReplicas=1))
+    args = ("shift", "--to", "green", "--steps", "50,100", "--hold", "30")
+    assert harness.run(*args) == ExitCode.ROLLED_BACK
+    assert harness.engine.ups()[-1]["target"] == harness.engine.routing_urns()
+    assert harness.run(*args, "--scale-failed") == ExitCode.ROLLED_BACK
+    assert harness.engine.ups()[-1]["target"] == harness.engine.deployment_urns("green")
+    assert "green scaled to standbyReplicas=1" in harness.log("rollback.log")
+
+
 def test_manual_rollback_mid_shift_returns_weight_to_the_active(harness: Harness) -> None:
     harness.engine = FakeEngine.for_config(dev_config(standbyWeight=25))
     assert harness.run("rollback") == ExitCode.DONE
