@@ -205,17 +205,18 @@ def test_full_shift_moves_every_service(
     prometheus: PrometheusServer,
 ) -> None:
     env, project_dir, namespace = deployed
-    assert live_routing(env, project_dir, namespace)[0] == "blue"
+    start = live_routing(env, project_dir, namespace)[0]
+    target = "green" if start == "blue" else "blue"
     code, _, err = rollout(
-        deployed, colours, prometheus, "shift", "--to", "green", "--steps", "50,100", "--hold", "3"
+        deployed, colours, prometheus, "shift", "--to", target, "--steps", "50,100", "--hold", "3"
     )
     assert code == ExitCode.DONE, err
     colour, weights = live_routing(env, project_dir, namespace)
-    assert colour == "green"
+    assert colour == target
     assert weights == {"controller": 100, "controller-preview": 0}
     for svc in ("graph-store", "manager-agent"):
         service = kubectl_json(env, project_dir, "-n", namespace, "get", "service", svc)
-        assert service["spec"]["selector"]["kgot.io/color"] == "green"
+        assert service["spec"]["selector"]["kgot.io/color"] == target
 
 
 def test_breach_rolls_back_routing_only(
