@@ -9,6 +9,7 @@ from typing import Any
 
 import pulumi
 import pytest
+from dependency_recorder import record_dependencies
 from mocked_program import Program, ProgramRunner
 
 from components.checks import health_check_script
@@ -42,6 +43,23 @@ def test_staging_and_production_check_both_colours_of_every_service(
     assert check["interpreter"] == ["/bin/bash", "-c"]
     assert "svc=controller color=green" in check["create"]
     assert f"ns=kgot-{stack}" in check["create"]
+
+
+def test_each_check_waits_for_both_colours_and_services_of_its_own_service(
+    run_program: ProgramRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dependencies = record_dependencies(monkeypatch)
+    program = run_program("staging")
+    assert [r.typ for r in program.resources].count("kgot:platform:PostDeployChecks") == 1
+    waits_for = dependencies["post-deploy-graph-store-blue"]
+    assert {
+        "graph-store-blue",
+        "graph-store-green",
+        "graph-store-service-graph-store",
+        "graph-store-service-graph-store-preview",
+    } <= waits_for
+    # Not held up by the other services: each service is checked once it is ready.
+    assert not {name for name in waits_for if name.startswith("controller")}
 
 
 def test_checks_can_be_switched_off_per_stack(run_program: ProgramRunner) -> None:

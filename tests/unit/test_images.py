@@ -10,6 +10,7 @@ from typing import Any
 import mocked_program
 import pulumi
 import pytest
+from dependency_recorder import record_dependencies
 from mocked_program import Program, ProgramRunner, Recorded
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
@@ -123,6 +124,21 @@ def test_release_colour_runs_the_pushed_digest_other_colour_its_tag(
     assert image_of(program, "graph-store-blue") == "ghcr.io/kgot-platform/graph-store:1.4.0"
     assert program.exports["imageDigests"]["graph_store"] == expected
     assert set(program.exports["imageDigests"]) == set(SERVICE_KEYS)
+
+
+def test_images_build_in_parallel_and_each_colour_waits_for_its_own(
+    run_program: ProgramRunner, sources: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dependencies = record_dependencies(monkeypatch)
+    program = run_program("staging", build_config(sources), secrets={"registryPassword": PASSWORD})
+    images = set(built(program))
+    assert [r.typ for r in program.resources].count("kgot:platform:ServiceImages") == 1
+    for image in images:
+        # No image waits for another, so the engine builds them all at once.
+        assert not dependencies[image] & images, image
+    # The release colour's Deployment waits for its push; the other colour does not.
+    assert "images-web-agent" in dependencies["web-agent-green"]
+    assert not dependencies["web-agent-blue"] & images
 
 
 def test_flip_with_builds_on_changes_neither_images_nor_deployments(
