@@ -206,3 +206,12 @@ def test_pulumi_and_kubectl_commands_in_the_scripts_exist(
         )
     assert len(commands) >= 8
     assert check_commands(commands, cli) == []
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in SCRIPTS.glob("*.sh")))
+def test_every_ci_script_is_executable_bash_that_parses(script: str) -> None:
+    path = SCRIPTS / script
+    assert os.access(path, os.X_OK), f"{script} is not executable (git update-index --chmod=+x)"
+    assert path.read_text(encoding="utf-8").startswith("#!/usr/bin/env bash\n")
+    result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
