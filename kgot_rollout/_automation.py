@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -99,8 +98,6 @@ class AutomationEngine:
                 meta = event.resource_pre_event.metadata
                 paths = tuple(meta.detailed_diff or ()) or tuple(meta.diffs or ())
                 steps.append(ResourceStep(meta.urn, meta.type, _op_name(meta.op), paths))
-            if self._on_event is not None:
-                self._on_event(event)
 
         try:
             result = self._stack.preview(
@@ -173,11 +170,15 @@ class AutomationEngine:
         return None
 
 
-def describe_event_json(event: EngineEvent) -> str:
-    """One compact line for an engine event (for the rollout log)."""
+def describe_event(event: EngineEvent) -> str | None:
+    """One line for what an update did: a resource changed, or an error/warning."""
     if event.resource_pre_event is not None:
         meta = event.resource_pre_event.metadata
-        return json.dumps({"op": _op_name(meta.op), "urn": meta.urn})
-    if event.diagnostic_event is not None:
-        return json.dumps({"diagnostic": event.diagnostic_event.message.strip()})
-    return ""
+        op = _op_name(meta.op)
+        if op in ("same", "read", "refresh"):
+            return None
+        return f"{op} {meta.type} {meta.urn.rsplit('::', 1)[-1]}"
+    diagnostic = event.diagnostic_event
+    if diagnostic is not None and diagnostic.severity in ("error", "warning"):
+        return f"{diagnostic.severity}: {diagnostic.message.strip()[:500]}"
+    return None

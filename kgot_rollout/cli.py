@@ -195,9 +195,22 @@ def _hold_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _default_engine(args: argparse.Namespace) -> Engine:
-    from kgot_rollout._automation import AutomationEngine
+    from pulumi.automation.events import EngineEvent
 
-    return AutomationEngine(args.stack, args.project_dir.resolve())
+    from kgot_rollout._automation import AutomationEngine, describe_event
+
+    journal = Journal(_log_dir(args), args.stack)
+
+    def log_event(event: EngineEvent) -> None:
+        line = describe_event(event)
+        if line is not None:
+            journal.log(f"engine: {line}")
+
+    return AutomationEngine(args.stack, args.project_dir.resolve(), on_event=log_event)
+
+
+def _log_dir(args: argparse.Namespace) -> Path:
+    return Path(args.log_dir or args.project_dir / "logs" / "deployment")
 
 
 def _default_metrics(args: argparse.Namespace) -> MetricsSource:
@@ -223,8 +236,7 @@ def run(argv: list[str], deps: Dependencies) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) and int(ExitCode.REFUSED)
-    log_dir = args.log_dir or args.project_dir / "logs" / "deployment"
-    journal = Journal(log_dir, args.stack)
+    journal = Journal(_log_dir(args), args.stack)
     console = Console(deps.stderr, quiet=args.quiet)
     rollouts: Rollouts | None = None
     try:

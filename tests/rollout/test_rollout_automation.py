@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pulumi.automation.events import EngineEvent
 
-from kgot_rollout._automation import AutomationEngine
+from kgot_rollout._automation import AutomationEngine, describe_event
 from kgot_rollout._engine import unsafe_changes
 from kgot_rollout._exceptions import RefusedError, StackLockedError
 from kgot_rollout._types import ExitCode
@@ -142,6 +143,26 @@ def test_a_weight_change_previews_as_routing_only(project: tuple[Path, dict[str,
         assert report.change_summary.get("update") == 1
     finally:
         stack.set_config({"standbyWeight": "0"})
+
+
+def test_update_events_become_log_lines(project: tuple[Path, dict[str, str]]) -> None:
+    lines: list[str] = []
+
+    def collect(event: EngineEvent) -> None:
+        line = describe_event(event)
+        if line is not None:
+            lines.append(line)
+
+    stack = AutomationEngine(
+        "dev", project[0], env_vars=project[1], policy_packs=(), on_event=collect
+    )
+    stack.set_config({"standbyWeight": "10"})
+    try:
+        stack.up(message="test: events")
+        assert "update kubernetes:gateway.networking.k8s.io/v1:HTTPRoute controller" in lines
+    finally:
+        stack.set_config({"standbyWeight": "0"})
+        stack.up(message="test: events back")
 
 
 def test_a_version_change_is_not_routing(project: tuple[Path, dict[str, str]]) -> None:
