@@ -6,9 +6,10 @@ Counters computed from history stay right across processes, so the textfile
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, push_to_gateway
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, push_to_gateway
 from prometheus_client import write_to_textfile as _write_textfile
 
 from kgot_rollout._journal import Rollout
@@ -16,7 +17,11 @@ from kgot_rollout._journal import Rollout
 DURATION_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
 
 
-def build_registry(environment: str, rollouts: list[Rollout]) -> CollectorRegistry:
+def build_registry(
+    environment: str,
+    rollouts: list[Rollout],
+    last_samples: Sequence[Mapping[str, object]] = (),
+) -> CollectorRegistry:
     registry = CollectorRegistry()
     deployments = Counter(
         "kgot_deployments",
@@ -42,6 +47,32 @@ def build_registry(environment: str, rollouts: list[Rollout]) -> CollectorRegist
         ["environment", "metric", "severity"],
         registry=registry,
     )
+    # The analysis itself: the last value the gate saw for each trigger, and its limit.
+    analysis = Gauge(
+        "kgot_rollout_analysis_value",
+        "Last value of each trigger in the latest rollout's gate",
+        ["environment", "trigger", "colour"],
+        registry=registry,
+    )
+    limits = Gauge(
+        "kgot_rollout_analysis_threshold",
+        "Threshold of each trigger in the latest rollout's gate",
+        ["environment", "trigger"],
+        registry=registry,
+    )
+    for sample in last_samples:
+        colour = str(sample.get("colour", ""))
+        for key, gauge_values in (("values", True), ("thresholds", False)):
+            values = sample.get(key)
+            if not isinstance(values, dict):
+                continue
+            for trigger, value in values.items():
+                if not isinstance(value, int | float):
+                    continue
+                if gauge_values:
+                    analysis.labels(environment, str(trigger), colour).set(value)
+                else:
+                    limits.labels(environment, str(trigger)).set(value)
     for rollout in rollouts:
         for event in rollout.events:
             name = event.get("event")

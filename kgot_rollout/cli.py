@@ -294,7 +294,9 @@ def _rollouts(
         )
 
     def after_rollout(settings: RolloutSettings) -> None:
-        registry = build_registry(settings.environment, journal.rollouts())
+        analysed = journal.last_rollout(kinds=("shift", "promote", "watch"))
+        samples = journal.samples(analysed.id) if analysed else []
+        registry = build_registry(settings.environment, journal.rollouts(), samples)
         write_textfile(journal.log_dir / "kgot_rollout.prom", registry)
         if args.pushgateway:
             push(args.pushgateway, settings.stack, registry)

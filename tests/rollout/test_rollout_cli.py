@@ -43,6 +43,12 @@ def test_healthy_shift_promotes_in_steps(harness: Harness) -> None:
     metrics = (harness.log_dir / "kgot_rollout.prom").read_text()
     assert 'kgot_deployments_total{environment="dev",status="promoted"} 1.0' in metrics
     assert "kgot_deployment_duration_seconds_count 1.0" in metrics
+    # The analysis results: what the gate last saw, and against what.
+    assert (
+        'kgot_rollout_analysis_value{colour="green",environment="dev",trigger="error_rate"} 0.01'
+        in metrics
+    )
+    assert 'kgot_rollout_analysis_threshold{environment="dev",trigger="error_rate"} 0.05' in metrics
 
 
 def test_breach_during_a_step_rolls_back_routing_only(harness: Harness) -> None:
