@@ -50,8 +50,10 @@ build_tool() {
   local start=$SECONDS
   log "building $tool $version (log: $logfile)"
   # Called plainly (not in an `if`) so that set -e stops at the first failing
-  # step; the trap removes the half-built folder on the way out.
-  trap 'rm -rf "$tmp"' EXIT
+  # step; the trap removes the half-built folder on the way out. (A global:
+  # the trap may run where this function's locals are gone.)
+  building=$tmp
+  trap 'rm -rf "$building"' EXIT
   "$fn" "$tmp" "$logfile"
   trap - EXIT
   echo "$((SECONDS - start))" >"$tmp/.build-seconds"
