@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import (
+    EnforcementLevel,
     Policy,
     PolicyComplianceFramework,
+    ReportViolation,
     ResourceValidationArgs,
     StackValidationArgs,
 )
@@ -22,6 +25,7 @@ _FRAMEWORK_NAMES = {
     "SOC2": ("SOC 2 Trust Services Criteria", "2017"),
 }
 ENVIRONMENTS = ("dev", "staging", "production")
+MANDATORY = EnforcementLevel.MANDATORY
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,12 @@ def kube(args: ResourceValidationArgs) -> KubeObject | None:
     )
 
 
-def pod_of(args: ResourceValidationArgs) -> tuple[KubeObject, dict[str, Any]] | None:
+# A pod spec as policies read it: plain data, unknowns as UNKNOWN.
+PodSpec = dict[str, Any]
+PodCheck = Callable[[ResourceValidationArgs, KubeObject, PodSpec, ReportViolation], None]
+
+
+def pod_of(args: ResourceValidationArgs) -> tuple[KubeObject, PodSpec] | None:
     """The object and its pod spec, for every kind that carries one."""
     obj = kube(args)
     if obj is None:
@@ -123,6 +132,23 @@ def pod_of(args: ResourceValidationArgs) -> tuple[KubeObject, dict[str, Any]] | 
     if spec is None:
         return None
     return obj, spec
+
+
+def pod_rule(check: PodCheck) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
+    """The policy validation that runs ``check`` on each object that carries a pod spec.
+
+    Most rules judge pods only; this keeps the "is there a pod here" step in
+    one place, and the rule to what it checks.
+    """
+
+    @functools.wraps(check)
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        found = pod_of(args)
+        if found is not None:
+            obj, pod = found
+            check(args, obj, pod, report_violation)
+
+    return validate
 
 
 def stack_objects(args: StackValidationArgs) -> list[KubeObject]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from pulumi_policy import (
-    EnforcementLevel,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -15,9 +14,8 @@ from pulumi_policy import (
 )
 
 from ._kube import UNKNOWN, KubeObject, as_dict, as_list, present, service_account_of
-from ._meta import Controls, kube, mapped, stack_objects
+from ._meta import MANDATORY, Controls, kube, mapped, stack_objects
 
-MANDATORY = EnforcementLevel.MANDATORY
 _RBAC_CONTROLS = Controls(
     29,
     cis=("5.1.1", "5.1.2", "5.1.3", "5.1.4"),

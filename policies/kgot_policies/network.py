@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from pulumi_policy import (
-    EnforcementLevel,
     PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
@@ -16,9 +15,7 @@ from pulumi_policy import (
 )
 
 from ._kube import UNKNOWN, KubeObject, as_dict, as_list, labels_match
-from ._meta import Controls, config, kube, mapped, stack_objects
-
-MANDATORY = EnforcementLevel.MANDATORY
+from ._meta import MANDATORY, Controls, config, kube, mapped, stack_objects
 
 # ---- 26. NetworkPolicy coverage and default deny ------------------------------------------
 

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from pulumi_policy import (
-    EnforcementLevel,
     PolicyConfigSchema,
     ReportViolation,
     ResourceRemediation,
@@ -21,11 +20,9 @@ from pulumi_policy import (
     Severity,
 )
 
-from ._kube import UNKNOWN, Container, as_dict, as_list, containers, dig
-from ._meta import Controls, config, mapped, pod_of
+from ._kube import UNKNOWN, Container, KubeObject, as_dict, as_list, containers, dig
+from ._meta import MANDATORY, Controls, PodSpec, config, mapped, pod_of, pod_rule
 from ._raw import editable_props
-
-MANDATORY = EnforcementLevel.MANDATORY
 
 # PSS baseline: the capabilities a container may add.
 BASELINE_CAPABILITIES = [
@@ -100,13 +97,10 @@ def _contexts(pod: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 # ---- 1. host namespaces -------------------------------------------------------------------
 
 
+@pod_rule
 def host_namespaces_validate(
-    args: ResourceValidationArgs, report_violation: ReportViolation
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
 ) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
     for field in ("hostNetwork", "hostPID", "hostIPC"):
         if pod.get(field) is True:
             report_violation(
@@ -132,11 +126,10 @@ host_namespaces = ResourceValidationPolicy(
 # ---- 2. privileged ------------------------------------------------------------------------
 
 
-def privileged_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
+@pod_rule
+def privileged_validate(
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
+) -> None:
     for container in containers(pod):
         if container.security_context.get("privileged") is True:
             report_violation(
@@ -161,13 +154,10 @@ privileged_containers = ResourceValidationPolicy(
 # ---- 3. capabilities (baseline) -----------------------------------------------------------
 
 
+@pod_rule
 def capabilities_baseline_validate(
-    args: ResourceValidationArgs, report_violation: ReportViolation
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
 ) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
     settings = config(args, {"allowedCapabilities": BASELINE_CAPABILITIES})
     allowed = {_capability(c) for c in as_list(settings["allowedCapabilities"])}
     allowed -= FORBIDDEN_CAPABILITIES
@@ -212,11 +202,10 @@ capabilities_baseline = ResourceValidationPolicy(
 # ---- 4. hostPath volumes ------------------------------------------------------------------
 
 
-def host_path_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
+@pod_rule
+def host_path_validate(
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
+) -> None:
     for volume in as_list(pod.get("volumes")):
         if isinstance(volume, dict) and volume.get("hostPath") is not None:
             path = dig(volume, "hostPath", "path")
@@ -243,11 +232,10 @@ host_path_volumes = ResourceValidationPolicy(
 # ---- 5. hostPort --------------------------------------------------------------------------
 
 
-def host_ports_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
+@pod_rule
+def host_ports_validate(
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
+) -> None:
     for container in containers(pod):
         for port in as_list(container.body.get("ports")):
             host_port = as_dict(port).get("hostPort")
@@ -273,11 +261,10 @@ host_ports = ResourceValidationPolicy(
 # ---- 6. Windows HostProcess ---------------------------------------------------------------
 
 
-def host_process_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
+@pod_rule
+def host_process_validate(
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
+) -> None:
     for where, context in _contexts(pod):
         if dig(context, "windowsOptions", "hostProcess") is True:
             report_violation(f"{obj.ref}: {where} sets windowsOptions.hostProcess: true.", None)
@@ -300,11 +287,10 @@ windows_host_process = ResourceValidationPolicy(
 _APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 
 
-def apparmor_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
+@pod_rule
+def apparmor_validate(
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
+) -> None:
     for key, value in as_dict(obj.pod_metadata().get("annotations")).items():
         if key.startswith(_APPARMOR_ANNOTATION) and str(value).lower() == "unconfined":
             report_violation(f"{obj.ref}: annotation {key} is unconfined.", None)
@@ -330,11 +316,10 @@ apparmor_profile = ResourceValidationPolicy(
 # ---- 8. SELinux ---------------------------------------------------------------------------
 
 
-def selinux_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
+@pod_rule
+def selinux_validate(
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
+) -> None:
     for where, context in _contexts(pod):
         options = as_dict(context.get("seLinuxOptions"))
         selinux_type = options.get("type")
@@ -364,11 +349,10 @@ selinux_options = ResourceValidationPolicy(
 # ---- 9. procMount -------------------------------------------------------------------------
 
 
-def proc_mount_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
+@pod_rule
+def proc_mount_validate(
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
+) -> None:
     for container in containers(pod):
         proc_mount = container.security_context.get("procMount")
         if proc_mount not in (None, "Default", UNKNOWN):
@@ -395,13 +379,10 @@ _SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
 _SECCOMP_CONTAINER_ANNOTATION = "container.seccomp.security.alpha.kubernetes.io/"
 
 
+@pod_rule
 def seccomp_unconfined_validate(
-    args: ResourceValidationArgs, report_violation: ReportViolation
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
 ) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
     for where, context in _contexts(pod):
         if dig(context, "seccompProfile", "type") == "Unconfined":
             report_violation(f"{obj.ref}: {where} sets seccompProfile.type: Unconfined.", None)
@@ -428,11 +409,10 @@ seccomp_not_unconfined = ResourceValidationPolicy(
 # ---- 11. sysctls --------------------------------------------------------------------------
 
 
-def sysctls_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
+@pod_rule
+def sysctls_validate(
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
+) -> None:
     settings = config(args, {"allowedSysctls": SAFE_SYSCTLS})
     allowed = {str(s) for s in as_list(settings["allowedSysctls"])}
     for sysctl in as_list(dig(pod, "securityContext", "sysctls")):
@@ -485,11 +465,10 @@ def _handler_hosts(container: Container) -> list[tuple[str, Any]]:
     return found
 
 
-def handler_host_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
+@pod_rule
+def handler_host_validate(
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
+) -> None:
     for container in containers(pod):
         for field, host in _handler_hosts(container):
             report_violation(f"{obj.ref}: {container.ref} sets {field} {host}.", None)
@@ -512,11 +491,10 @@ probe_handler_hosts = ResourceValidationPolicy(
 # ---- 13. volume types (restricted) --------------------------------------------------------
 
 
-def volume_types_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
+@pod_rule
+def volume_types_validate(
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
+) -> None:
     allowed = set(RESTRICTED_VOLUME_TYPES)
     for volume in as_list(pod.get("volumes")):
         kinds = sorted(k for k in as_dict(volume) if k != "name")
@@ -546,13 +524,10 @@ volume_types = ResourceValidationPolicy(
 # ---- 14. allowPrivilegeEscalation ---------------------------------------------------------
 
 
+@pod_rule
 def privilege_escalation_validate(
-    args: ResourceValidationArgs, report_violation: ReportViolation
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
 ) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
     for container in containers(pod):
         value = container.security_context.get("allowPrivilegeEscalation")
         if value is not False and value is not UNKNOWN:
@@ -579,13 +554,10 @@ privilege_escalation = ResourceValidationPolicy(
 # ---- 15. run as non-root ------------------------------------------------------------------
 
 
+@pod_rule
 def run_as_non_root_validate(
-    args: ResourceValidationArgs, report_violation: ReportViolation
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
 ) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
     pod_context = as_dict(pod.get("securityContext"))
     pod_non_root = pod_context.get("runAsNonRoot")
     for container in containers(pod):
@@ -631,13 +603,10 @@ def _seccomp_gaps(pod: dict[str, Any]) -> list[Container]:
     return gaps
 
 
+@pod_rule
 def seccomp_profile_validate(
-    args: ResourceValidationArgs, report_violation: ReportViolation
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
 ) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
     for container in _seccomp_gaps(pod):
         report_violation(
             f"{obj.ref}: {container.ref} has no RuntimeDefault or Localhost seccomp profile "
@@ -693,13 +662,10 @@ seccomp_profile = ResourceValidationPolicy(
 # ---- 17. capabilities (restricted) --------------------------------------------------------
 
 
+@pod_rule
 def capabilities_restricted_validate(
-    args: ResourceValidationArgs, report_violation: ReportViolation
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
 ) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
     for container in containers(pod):
         capabilities = as_dict(container.security_context.get("capabilities"))
         dropped = capabilities.get("drop")

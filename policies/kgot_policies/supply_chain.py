@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from pulumi_policy import (
-    EnforcementLevel,
     PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
@@ -20,21 +19,27 @@ from pulumi_policy import (
 )
 
 from ._images import IMAGE_SCHEMA, image_problems
-from ._kube import containers
-from ._meta import ENVIRONMENT_SCHEMA, Controls, config, environment, mapped, pod_of
+from ._kube import KubeObject, containers
+from ._meta import (
+    ENVIRONMENT_SCHEMA,
+    MANDATORY,
+    Controls,
+    PodSpec,
+    config,
+    environment,
+    mapped,
+    pod_rule,
+)
 
 # ---- 19. image references -----------------------------------------------------------------
 
 IMAGE_DEFAULTS: dict[str, Any] = {"requireSignedImages": False, "verifiedDigests": []}
 
 
+@pod_rule
 def image_reference_validate(
-    args: ResourceValidationArgs, report_violation: ReportViolation
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
 ) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
     settings = config(args, IMAGE_DEFAULTS)
     production = environment(settings) == "production"
     for container in containers(pod):
@@ -47,7 +52,7 @@ image_reference = ResourceValidationPolicy(
     description="Images carry an explicit tag other than latest; in production they are pinned "
     "by digest and, where the stack requires signed images, the digest has a verified signature.",
     validate=image_reference_validate,
-    enforcement_level=EnforcementLevel.MANDATORY,
+    enforcement_level=MANDATORY,
     severity=Severity.HIGH,
     **mapped(
         Controls(
@@ -175,7 +180,7 @@ vulnerability_thresholds = StackValidationPolicy(
     description="Image scan reports (Trivy JSON) stay within the stack's vulnerability limits; "
     "a missing report fails the gate.",
     validate=vulnerability_validate,
-    enforcement_level=EnforcementLevel.MANDATORY,
+    enforcement_level=MANDATORY,
     severity=Severity.CRITICAL,
     **mapped(Controls(31, cis=("5.5.1",), nist=("RA-5", "SI-2"), soc2=("CC7.1",)), "supply-chain"),
     remediation_steps="Upgrade the packages named in the report (or the base image), rebuild, "

@@ -30,27 +30,24 @@ from ._kube import (
 )
 from ._meta import (
     ENVIRONMENT_SCHEMA,
+    MANDATORY,
     Controls,
+    PodSpec,
     config,
     environment,
     kube,
     mapped,
-    pod_of,
+    pod_rule,
     stack_objects,
 )
-
-MANDATORY = EnforcementLevel.MANDATORY
 
 # ---- 18. read-only root filesystem --------------------------------------------------------
 
 
+@pod_rule
 def read_only_root_validate(
-    args: ResourceValidationArgs, report_violation: ReportViolation
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
 ) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
     for container in containers(pod):
         value = container.security_context.get("readOnlyRootFilesystem")
         if value is not True and value is not UNKNOWN:
@@ -78,11 +75,10 @@ _RESOURCE_FIELDS = (
 )
 
 
-def resources_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
+@pod_rule
+def resources_validate(
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
+) -> None:
     for container in containers(pod):
         # The API refuses resources on ephemeral (debug) containers.
         if container.section == "ephemeralContainers":
@@ -113,11 +109,10 @@ resource_requests_limits = ResourceValidationPolicy(
 # ---- 21. probes ---------------------------------------------------------------------------
 
 
-def probes_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, pod = found
+@pod_rule
+def probes_validate(
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
+) -> None:
     for container in containers(pod):
         # Serving = a long-running container that declares ports; the API allows
         # probes on app containers and sidecars only.
@@ -357,11 +352,10 @@ RECOMMENDED_LABELS = [
 ]
 
 
-def labels_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    found = pod_of(args)
-    if found is None:
-        return
-    obj, _ = found
+@pod_rule
+def labels_validate(
+    args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
+) -> None:
     settings = config(args, {"requiredLabels": RECOMMENDED_LABELS})
     labels = obj.pod_metadata().get("labels")
     if labels is UNKNOWN:
