@@ -8,7 +8,7 @@ too: a hole in an init or debug container is the same hole.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 from pulumi_policy import (
@@ -20,7 +20,16 @@ from pulumi_policy import (
     Severity,
 )
 
-from ._kube import UNKNOWN, Container, KubeObject, as_dict, as_list, containers, dig
+from ._kube import (
+    CONTAINER_SECTIONS,
+    UNKNOWN,
+    Container,
+    KubeObject,
+    as_dict,
+    as_list,
+    containers,
+    dig,
+)
 from ._meta import MANDATORY, Controls, PodSpec, config, mapped, pod_of, pod_rule
 from ._raw import editable_props
 
@@ -83,8 +92,9 @@ def _sync_remediation(
     return cast(ResourceRemediation, remediate)
 
 
-def _capability(name: Any) -> str:
-    return str(name).upper().removeprefix("CAP_")
+def _capabilities(names: Iterable[Any]) -> set[str]:
+    """Capability names as Kubernetes spells them (upper case, no CAP_); unknowns left out."""
+    return {str(name).upper().removeprefix("CAP_") for name in names if name is not UNKNOWN}
 
 
 def _contexts(pod: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -159,11 +169,10 @@ def capabilities_baseline_validate(
     args: ResourceValidationArgs, obj: KubeObject, pod: PodSpec, report_violation: ReportViolation
 ) -> None:
     settings = config(args, {"allowedCapabilities": BASELINE_CAPABILITIES})
-    allowed = {_capability(c) for c in as_list(settings["allowedCapabilities"])}
-    allowed -= FORBIDDEN_CAPABILITIES
+    allowed = _capabilities(as_list(settings["allowedCapabilities"])) - FORBIDDEN_CAPABILITIES
     for container in containers(pod):
         added = as_list(dig(container.security_context, "capabilities", "add"))
-        bad = sorted({_capability(c) for c in added if c is not UNKNOWN} - allowed)
+        bad = sorted(_capabilities(added) - allowed)
         if bad:
             report_violation(
                 f"{obj.ref}: {container.ref} adds capabilities {', '.join(bad)} "
@@ -449,19 +458,14 @@ sysctls = ResourceValidationPolicy(
 
 
 def _handler_hosts(container: Container) -> list[tuple[str, Any]]:
+    handlers = [(name, container.body.get(name)) for name in _PROBES]
+    handlers += [(f"lifecycle.{n}", dig(container.body, "lifecycle", n)) for n in _HANDLERS]
     found = []
-    for name in _PROBES:
-        probe = as_dict(container.body.get(name))
+    for where, handler in handlers:
         for action in ("httpGet", "tcpSocket"):
-            host = dig(probe, action, "host")
+            host = dig(as_dict(handler), action, "host")
             if host not in (None, "", UNKNOWN):
-                found.append((f"{name}.{action}.host", host))
-    for name in _HANDLERS:
-        handler = as_dict(dig(container.body, "lifecycle", name))
-        for action in ("httpGet", "tcpSocket"):
-            host = dig(handler, action, "host")
-            if host not in (None, "", UNKNOWN):
-                found.append((f"lifecycle.{name}.{action}.host", host))
+                found.append((f"{where}.{action}.host", host))
     return found
 
 
@@ -669,10 +673,9 @@ def capabilities_restricted_validate(
     for container in containers(pod):
         capabilities = as_dict(container.security_context.get("capabilities"))
         dropped = capabilities.get("drop")
-        if dropped is not UNKNOWN and "ALL" not in {_capability(c) for c in as_list(dropped)}:
+        if dropped is not UNKNOWN and "ALL" not in _capabilities(as_list(dropped)):
             report_violation(f"{obj.ref}: {container.ref} does not drop ALL capabilities.", None)
-        added = {_capability(c) for c in as_list(capabilities.get("add")) if c is not UNKNOWN}
-        extra = sorted(added - {"NET_BIND_SERVICE"})
+        extra = sorted(_capabilities(as_list(capabilities.get("add"))) - {"NET_BIND_SERVICE"})
         if extra:
             report_violation(
                 f"{obj.ref}: {container.ref} adds {', '.join(extra)}; only NET_BIND_SERVICE "
@@ -692,7 +695,7 @@ def capabilities_restricted_remediate(args: ResourceValidationArgs) -> Mapping[s
         return None
     obj, pod = found
     if all(
-        "ALL" in {_capability(c) for c in as_list(dig(c.security_context, "capabilities", "drop"))}
+        "ALL" in _capabilities(as_list(dig(c.security_context, "capabilities", "drop")))
         for c in containers(pod)
     ):
         return None
@@ -700,7 +703,7 @@ def capabilities_restricted_remediate(args: ResourceValidationArgs) -> Mapping[s
     pod_spec = _raw_pod_spec(props, obj.kind)
     if pod_spec is None:
         return None
-    for section in ("containers", "initContainers", "ephemeralContainers"):
+    for section in CONTAINER_SECTIONS:
         for container in pod_spec.get(section) or []:
             if not isinstance(container, dict):
                 continue
@@ -711,7 +714,7 @@ def capabilities_restricted_remediate(args: ResourceValidationArgs) -> Mapping[s
             if not isinstance(capabilities, dict):
                 continue
             drop = list(capabilities.get("drop") or [])
-            if "ALL" not in {_capability(c) for c in drop}:
+            if "ALL" not in _capabilities(drop):
                 capabilities["drop"] = [*drop, "ALL"]
     return props
 
