@@ -285,12 +285,34 @@ class ClusterBaseline(pulumi.ComponentResource):
         def tcp(*ports: int) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
             return [np.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in ports]
 
+        def from_pods(
+            selector: k8s.meta.v1.LabelSelectorArgs,
+            ports: list[k8s.networking.v1.NetworkPolicyPortArgs],
+        ) -> k8s.networking.v1.NetworkPolicyIngressRuleArgs:
+            return np.NetworkPolicyIngressRuleArgs(
+                from_=[np.NetworkPolicyPeerArgs(pod_selector=selector)], ports=ports
+            )
+
+        def to_pods(
+            selector: k8s.meta.v1.LabelSelectorArgs,
+            ports: list[k8s.networking.v1.NetworkPolicyPortArgs],
+        ) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+            return np.NetworkPolicyEgressRuleArgs(
+                to=[np.NetworkPolicyPeerArgs(pod_selector=selector)], ports=ports
+            )
+
         services = pods(**{tier: TIER_SERVICE})
         gossip = [
             np.NetworkPolicyPortArgs(protocol=protocol, port=ALERTMANAGER_CLUSTER_PORT)
             for protocol in ("TCP", "UDP")
         ]
         service_ports = tcp(*sorted({s.port for s in self._settings.services}))
+        # The ingress controller reaches the public services and Grafana.
+        edge_controller = np.NetworkPolicyPeerArgs(
+            namespace_selector=pods(
+                **{"kubernetes.io/metadata.name": self._settings.edge.controller_namespace}
+            )
+        )
         self._policy(
             name,
             "default-deny",
@@ -337,11 +359,7 @@ class ClusterBaseline(pulumi.ComponentResource):
                         ports=service_ports,
                     )
                 ],
-                egress=[
-                    np.NetworkPolicyEgressRuleArgs(
-                        to=[np.NetworkPolicyPeerArgs(pod_selector=services)], ports=service_ports
-                    )
-                ],
+                egress=[to_pods(services, service_ports)],
             ),
         )
         public = sorted(s.name for s in self._settings.services if s.public)
@@ -361,17 +379,7 @@ class ClusterBaseline(pulumi.ComponentResource):
                     policy_types=["Ingress"],
                     ingress=[
                         np.NetworkPolicyIngressRuleArgs(
-                            from_=[
-                                np.NetworkPolicyPeerArgs(
-                                    namespace_selector=pods(
-                                        **{
-                                            "kubernetes.io/metadata.name": (
-                                                self._settings.edge.controller_namespace
-                                            )
-                                        }
-                                    )
-                                )
-                            ],
+                            from_=[edge_controller],
                             ports=tcp(
                                 *sorted({s.port for s in self._settings.services if s.public})
                             ),
@@ -385,20 +393,10 @@ class ClusterBaseline(pulumi.ComponentResource):
             np.NetworkPolicySpecArgs(
                 pod_selector=monitoring(PROMETHEUS),
                 policy_types=["Ingress", "Egress"],
-                ingress=[
-                    np.NetworkPolicyIngressRuleArgs(
-                        from_=[np.NetworkPolicyPeerArgs(pod_selector=monitoring(GRAFANA))],
-                        ports=tcp(PROMETHEUS_PORT),
-                    )
-                ],
+                ingress=[from_pods(monitoring(GRAFANA), tcp(PROMETHEUS_PORT))],
                 egress=[
-                    np.NetworkPolicyEgressRuleArgs(
-                        to=[np.NetworkPolicyPeerArgs(pod_selector=services)], ports=service_ports
-                    ),
-                    np.NetworkPolicyEgressRuleArgs(
-                        to=[np.NetworkPolicyPeerArgs(pod_selector=monitoring(ALERTMANAGER))],
-                        ports=tcp(ALERTMANAGER_PORT),
-                    ),
+                    to_pods(services, service_ports),
+                    to_pods(monitoring(ALERTMANAGER), tcp(ALERTMANAGER_PORT)),
                     # Service discovery talks to the kube-apiserver, whose
                     # address and port differ between clusters.
                     np.NetworkPolicyEgressRuleArgs(ports=tcp(443, 6443)),
@@ -412,22 +410,13 @@ class ClusterBaseline(pulumi.ComponentResource):
                 pod_selector=monitoring(ALERTMANAGER),
                 policy_types=["Ingress", "Egress"],
                 ingress=[
-                    np.NetworkPolicyIngressRuleArgs(
-                        from_=[np.NetworkPolicyPeerArgs(pod_selector=monitoring(PROMETHEUS))],
-                        ports=tcp(ALERTMANAGER_PORT),
-                    ),
-                    np.NetworkPolicyIngressRuleArgs(
-                        from_=[np.NetworkPolicyPeerArgs(pod_selector=monitoring(ALERTMANAGER))],
-                        ports=gossip,
-                    ),
+                    from_pods(monitoring(PROMETHEUS), tcp(ALERTMANAGER_PORT)),
+                    from_pods(monitoring(ALERTMANAGER), gossip),
                 ],
                 egress=[
                     # Slack and PagerDuty are HTTPS endpoints on the internet.
                     np.NetworkPolicyEgressRuleArgs(ports=tcp(443)),
-                    np.NetworkPolicyEgressRuleArgs(
-                        to=[np.NetworkPolicyPeerArgs(pod_selector=monitoring(ALERTMANAGER))],
-                        ports=gossip,
-                    ),
+                    to_pods(monitoring(ALERTMANAGER), gossip),
                 ],
             ),
         )
@@ -439,26 +428,11 @@ class ClusterBaseline(pulumi.ComponentResource):
                 policy_types=["Ingress", "Egress"],
                 ingress=[
                     np.NetworkPolicyIngressRuleArgs(
-                        from_=[
-                            np.NetworkPolicyPeerArgs(
-                                namespace_selector=pods(
-                                    **{
-                                        "kubernetes.io/metadata.name": (
-                                            self._settings.edge.controller_namespace
-                                        )
-                                    }
-                                )
-                            )
-                        ],
+                        from_=[edge_controller],
                         ports=tcp(GRAFANA_PORT),
                     )
                 ],
-                egress=[
-                    np.NetworkPolicyEgressRuleArgs(
-                        to=[np.NetworkPolicyPeerArgs(pod_selector=monitoring(PROMETHEUS))],
-                        ports=tcp(PROMETHEUS_PORT),
-                    )
-                ],
+                egress=[to_pods(monitoring(PROMETHEUS), tcp(PROMETHEUS_PORT))],
             ),
         )
 
