@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from string import Template
 
+from components.settings import kubernetes_name
 from kgot_rollout._exceptions import RefusedError
 
 _SEL = 'namespace="$namespace",color="$colour"'
@@ -61,11 +62,6 @@ class QuerySet:
         if not all(isinstance(v, str) for v in data.values()):
             raise RefusedError(f"--queries {path}: every value must be a string")
         return replace(cls(), **data)
-
-
-def kubernetes_name(service_key: str) -> str:
-    """Service key ``graph_store`` -> Kubernetes name ``graph-store``."""
-    return service_key.replace("_", "-")
 
 
 def cpu_query(limits: Mapping[str, float]) -> str:

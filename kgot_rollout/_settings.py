@@ -11,11 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from components.settings import PlatformSettings, SettingsError, parse_settings
+from components.settings import Comparison, PlatformSettings, SettingsError, parse_settings
 from kgot_rollout._exceptions import RefusedError
 from kgot_rollout._types import Colour, TrafficState, parse_colour
-
-Comparison = Literal[">", "<", ">=", "<="]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kgot_rollout._settings import Comparison
+from components.settings import Comparison
 
 Sample = tuple[float, float]
 Series = Sequence[Sample]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Literal, get_args
 
-Colour = Literal["blue", "green"]
-COLOURS: tuple[Colour, ...] = get_args(Colour)
+from components.settings import Color
+
+# The program's colours (stack config's activeColor), in the rollout's words.
+Colour = Color
 
 
 class ExitCode(enum.IntEnum):

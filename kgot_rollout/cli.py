@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("KGOT_PUSHGATEWAY_URL"),
         help="push deployment metrics here too (default: $KGOT_PUSHGATEWAY_URL, off)",
     )
+    common.add_argument(
+        "--policy-pack-config",
+        type=Path,
+        help="config of the policy pack for every preview and update (default: made from "
+        "the stack file by python -m kgot_policies.stack_config)",
+    )
     common.add_argument("--queries", type=Path, help="JSON file replacing trigger PromQL")
     common.add_argument("--rate-window", help="PromQL rate window (default 1m)")
     common.add_argument(
@@ -206,7 +212,17 @@ def _default_engine(args: argparse.Namespace) -> Engine:
         if line is not None:
             journal.log(f"engine: {line}")
 
-    return AutomationEngine(args.stack, args.project_dir.resolve(), on_event=log_event)
+    configs = None
+    if args.policy_pack_config is not None:
+        if not args.policy_pack_config.is_file():
+            raise RefusedError(
+                f"--policy-pack-config {args.policy_pack_config}: no such file; "
+                "allowed: a JSON file (python -m kgot_policies.stack_config <stack> -o FILE)"
+            )
+        configs = [args.policy_pack_config]
+    return AutomationEngine(
+        args.stack, args.project_dir.resolve(), policy_pack_configs=configs, on_event=log_event
+    )
 
 
 def _log_dir(args: argparse.Namespace) -> Path:

@@ -11,7 +11,12 @@ cd "$repo"
 
 stack=${KGOT_STACK:-dev}
 pulumi stack select "$stack" --create --non-interactive >/dev/null
-pulumi up --stack "$stack" --yes --skip-preview=false --non-interactive --policy-pack policies
+# The pack's config from the stack's `security` settings, as CI passes it.
+pack_config=$(mktemp --suffix=.json)
+trap 'rm -f "$pack_config"' EXIT
+PYTHONPATH=policies "$repo/.venv/bin/python" -m kgot_policies.stack_config "$stack" -o "$pack_config"
+pulumi up --stack "$stack" --yes --skip-preview=false --non-interactive \
+  --policy-pack policies --policy-pack-config "$pack_config"
 
 ns=$(pulumi stack output namespace --stack "$stack")
 active=$(pulumi stack output activeColor --stack "$stack")

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import requests
 
+from components.settings import kubernetes_name
+
 BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 SERVICES = ("controller", "graph_store")
 NAMESPACE = "kgot-dev"
@@ -96,8 +98,7 @@ class ColourService:
             ]
             # CPU seconds at `cpu_ratio` of each service's 500m limit (the dev stack's).
             lines += [
-                f'process_cpu_seconds_total{{service="{svc.replace("_", "-")}"}} '
-                f"{self._cpu_seconds}"
+                f'process_cpu_seconds_total{{service="{kubernetes_name(svc)}"}} {self._cpu_seconds}'
                 for svc in SERVICES
             ]
             return "\n".join(lines) + "\n"
@@ -129,7 +130,7 @@ class StateMetrics:
         ]
         for colour in ("blue", "green"):
             for svc in SERVICES:
-                name = f"{svc.replace('_', '-')}-{colour}"
+                name = f"{kubernetes_name(svc)}-{colour}"
                 labels = f'namespace="{NAMESPACE}",deployment="{name}"'
                 lines.append(f"kube_deployment_spec_replicas{{{labels}}} {self.desired}")
                 ready = self.ready.get(name, self.desired)

@@ -9,6 +9,7 @@ come from the real engine and a file backend.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -18,9 +19,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kgot_policies.stack_config import pack_config
 from pulumi.automation.events import EngineEvent
 
-from kgot_rollout._automation import AutomationEngine, describe_event
+from components.settings import parse_settings, read_stack_file
+from kgot_rollout._automation import AutomationEngine, bridge_pack_config, describe_event
 from kgot_rollout._engine import unsafe_changes
 from kgot_rollout._exceptions import RefusedError, StackLockedError
 from kgot_rollout._types import ExitCode
@@ -57,6 +60,33 @@ Fake("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "controller",
      {"weights": [100 - weight, weight]})
 if os.environ.get("KGOT_TEST_SLOW_PROGRAM"):
     time.sleep(float(os.environ["KGOT_TEST_SLOW_PROGRAM"]))
+"""
+
+# A pack with one stack policy that fails only when its config says so: whether
+# it fails tells whether the engine handed the pack its config.
+PROBE_PACK = """
+from pulumi_policy import (
+    EnforcementLevel, PolicyConfigSchema, PolicyPack, StackValidationPolicy,
+)
+
+
+def probe(args, report_violation):
+    if args.get_config().get("refuse"):
+        report_violation("refused because the pack config says refuse")
+
+
+PolicyPack(
+    name="kgot-config-probe",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    policies=[
+        StackValidationPolicy(
+            name="config-probe",
+            description="Fails when its config says refuse.",
+            validate=probe,
+            config_schema=PolicyConfigSchema(properties={"refuse": {"type": "boolean"}}),
+        )
+    ],
+)
 """
 
 
@@ -109,6 +139,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
     )
     (project / "__main__.py").write_text(PROGRAM)
     (project / ".venv").symlink_to(REPO / ".venv")
+    # The project's pack, whose package holds the policy-config bridge.
+    (project / "policies").symlink_to(REPO / "policies")
     # The dev stack's real config, so the tool's settings check passes.
     # (Its secrets salt belongs to another passphrase: this stack gets its own.)
     document = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())
@@ -225,3 +257,48 @@ def test_a_held_stack_lock_is_a_clear_refusal(project: tuple[Path, dict[str, str
             stack.up(message="test: must not run", target=stack.routing_urns())
     finally:
         slow.wait(timeout=120)
+
+
+def test_the_default_pack_config_is_the_bridges(project: tuple[Path, dict[str, str]]) -> None:
+    stack = AutomationEngine("dev", project[0], env_vars=project[1])
+    configs = stack.policy_pack_configs
+    assert len(configs) == 1
+    settings = parse_settings(read_stack_file(project[0] / "Pulumi.dev.yaml"), "dev")
+    expected = pack_config(settings.environment, settings.security)
+    assert json.loads(Path(configs[0]).read_text()) == expected
+
+
+def test_a_stack_file_the_program_refuses_gets_no_pack_config(tmp_path: Path) -> None:
+    (tmp_path / "policies").symlink_to(REPO / "policies")
+    (tmp_path / "Pulumi.broken.yaml").write_text(
+        "config:\n  kgot-platform:environment: qa\n  kgot-platform:namespace: kgot-qa\n"
+    )
+    with pytest.raises(RefusedError, match=r"Pulumi\.broken\.yaml"):
+        bridge_pack_config("broken", tmp_path, tmp_path / "pack.json")
+    assert not (tmp_path / "pack.json").exists()
+
+
+def test_the_pack_gets_its_config(project: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    pack = tmp_path / "probe-pack"
+    pack.mkdir()
+    (pack / "PulumiPolicy.yaml").write_text(
+        f"runtime:\n  name: python\n  options:\n    virtualenv: {REPO / '.venv'}\n"
+    )
+    (pack / "__main__.py").write_text(PROBE_PACK)
+    configs = {}
+    for refuse in (False, True):
+        configs[refuse] = tmp_path / f"probe-{refuse}.json"
+        configs[refuse].write_text(json.dumps({"config-probe": {"refuse": refuse}}))
+
+    def engine_with(config: Path) -> AutomationEngine:
+        return AutomationEngine(
+            "dev",
+            project[0],
+            env_vars=project[1],
+            policy_packs=(str(pack),),
+            policy_pack_configs=(config,),
+        )
+
+    engine_with(configs[False]).preview()
+    with pytest.raises(RefusedError, match=r"policy pack refused.*config-probe"):
+        engine_with(configs[True]).preview()

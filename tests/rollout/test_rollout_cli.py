@@ -271,6 +271,20 @@ def test_unknown_stack_is_refused(harness: Harness) -> None:
     assert code == ExitCode.REFUSED
 
 
+def test_a_missing_policy_pack_config_is_refused_before_the_engine(tmp_path: Path) -> None:
+    import io
+
+    from kgot_rollout.cli import Dependencies, run
+
+    missing = tmp_path / "pack.json"
+    err = io.StringIO()
+    argv = ["shift", "--to", "green", "--project-dir", str(tmp_path)]
+    argv += ["--policy-pack-config", str(missing)]
+    code = run(argv, Dependencies(stdout=io.StringIO(), stderr=err))
+    assert code == ExitCode.REFUSED
+    assert f"--policy-pack-config {missing}: no such file" in err.getvalue()
+
+
 def test_manual_rollback_after_promotion_flips_to_the_warm_colour(harness: Harness) -> None:
     healthy(harness.metrics, "blue", "green")
     assert harness.run("shift", "--to", "green", "--steps", "100", "--hold", "5") == 0

@@ -187,6 +187,49 @@ def check_pytest(words: Sequence[str]) -> str | None:
     return None
 
 
+@cache
+def module_help(module: str, pythonpath: str) -> str | None:
+    """`python -m <module> --help` in the project's virtualenv, or None if that fails."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(str(ROOT / p) for p in pythonpath.split(":"))
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-m", module, "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return result.stdout if result.returncode == 0 else None
+
+
+def check_python(words: Sequence[str], environment: Sequence[str]) -> str | None:
+    """`python -m <module> ...`: the module runs here and knows every flag given.
+
+    `environment` holds the command's leading `NAME=value` words (PYTHONPATH).
+    Scripts and `-c` code are not followed.
+    """
+    if len(words) < 2 or words[0] != "-m":
+        return None
+    module = words[1]
+    pythonpath = ""
+    for assignment in environment:
+        name, _, value = assignment.partition("=")
+        if name == "PYTHONPATH":
+            pythonpath = value
+    text = module_help(module, pythonpath)
+    if text is None:
+        return f"`python -m {module} --help` fails here (PYTHONPATH={pythonpath or 'unset'})"
+    for word in words[2:]:
+        flag = word.split("=", 1)[0]
+        if re.fullmatch(r"--?[a-z][a-z0-9-]*", flag) and not re.search(
+            rf"(^|[\s,\[]){re.escape(flag)}([\s=,\]]|$)", text, re.MULTILINE
+        ):
+            return f"`python -m {module}` has no flag {flag}"
+    return None
+
+
 def toolchain_path(state: Path) -> str:
     """PATH as toolchain/env.sh sets it (the hermetic pulumi, kubectl, actionlint)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "KGOT_"))}
@@ -272,8 +315,9 @@ def check_commands(commands: Sequence[Command], cli: CliHelp | None) -> list[str
     for command in commands:
         # Leading `NAME=value` words are assignments (alone, or the command's environment).
         words = list(command.words)
+        environment: list[str] = []
         while words and re.fullmatch(r"\w+=.*", words[0]):
-            words = words[1:]
+            environment.append(words.pop(0))
         while words and words[0] in _KEYWORDS:
             words = words[1:]
         if not words or words[0] in ("for", "case", "esac", "in"):
@@ -294,7 +338,9 @@ def check_commands(commands: Sequence[Command], cli: CliHelp | None) -> list[str
                 problem = check_rollout(words[1:])
             elif tool == "pytest":
                 problem = check_pytest(words[1:])
-            elif tool not in ("ruff", "mypy", "python", "pip"):
+            elif tool == "python":
+                problem = check_python(words[1:], environment)
+            elif tool not in ("ruff", "mypy", "pip"):
                 problem = f"{tool} is not a tool the project's virtualenv provides"
         elif head in CHECKED_CLIS:
             if cli is None or cli.binary(head) is None:

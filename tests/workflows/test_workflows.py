@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,6 +142,44 @@ def test_main_deploys_staging_and_release_branches_production() -> None:
     assert "kgot-rollout watch" in runs
 
 
+def _option(words: list[str], flag: str) -> str | None:
+    return words[words.index(flag) + 1] if flag in words else None
+
+
+def test_the_stack_security_config_reaches_every_run_of_the_pack() -> None:
+    """Each preview/up with the pack, and each rollout that updates, gets the config
+    the bridge wrote from the stack's `security` settings earlier in the same job."""
+    files = [WORKFLOWS / "pull-request.yml", WORKFLOWS / "deploy.yml"]
+    checked = 0
+    for path in files:
+        for job_name, job in load(path)["jobs"].items():
+            written: set[str] = set()
+            for step in job.get("steps", []):
+                for command in simple_commands(step.get("run", ""), f"{path.name} {job_name}"):
+                    words = [w for w in command.words if not re.fullmatch(r"\w+=.*", w)]
+                    if words[:3] == [".venv/bin/python", "-m", "kgot_policies.stack_config"]:
+                        output = _option(words, "-o")
+                        assert output, f"{command}: the bridge's config goes to a file (-o)"
+                        written.add(output)
+                        continue
+                    pack_run = words[:2] in (["pulumi", "preview"], ["pulumi", "up"])
+                    rollout = words[:2] in (
+                        [".venv/bin/kgot-rollout", "shift"],
+                        [".venv/bin/kgot-rollout", "watch"],
+                    )
+                    if pack_run:
+                        assert _option(words, "--policy-pack") == "policies", str(command)
+                    if pack_run or rollout:
+                        config = _option(words, "--policy-pack-config")
+                        assert config in written, (
+                            f"{command}: --policy-pack-config {config} is not a file the "
+                            f"bridge wrote before it in job {job_name} ({sorted(written)})"
+                        )
+                        checked += 1
+    # PR preview, staging up + shift, production up + shift + watch.
+    assert checked == 6
+
+
 def test_one_deployment_a_stack_at_a_time() -> None:
     jobs = workflow("deploy.yml")["jobs"]
     for stack in ("staging", "production"):
@@ -178,6 +217,8 @@ kubectl rollout status deployment/controller-green --wait-forever
 .venv/bin/pytest -m "unit or smoke"
 ./deploy.sh production
 terraform apply
+PYTHONPATH=policies .venv/bin/python -m kgot_policies.stack_config production --trivy-reports t
+.venv/bin/python -m kgot_policies.stack_config production -o pack.json
 """
     problems = check_commands(list(simple_commands(script, "bad")), cli)
     expected = (
@@ -190,6 +231,8 @@ terraform apply
         "smoke",
         "./deploy.sh",
         "terraform",
+        "--trivy-reports",
+        "PYTHONPATH=unset",
     )
     assert len(problems) == len(expected), "\n".join(problems)
     for fragment, problem in zip(expected, problems, strict=True):
