@@ -43,6 +43,8 @@ READ_ONLY = (
 )
 # Changes the runbook makes by hand, safe on a throwaway dev stack.
 CHANGES = (("pulumi", "config", "set"), ("pulumi", "up"), ("kubectl", "scale"))
+# Writes the policy pack's config from the stack's security settings.
+PREPARES = ((".venv/bin/python", "-m", "kgot_policies.stack_config"),)
 # Read-only, but they need what a simulated node has not got: a process
 # answering HTTP in the pod (the Service proxy) or container logs.
 NEEDS_REAL_PODS = (("kubectl", "get", "--raw"), ("kubectl", "logs"))
@@ -109,7 +111,18 @@ def _runbook_commands() -> list[Command]:
     return commands
 
 
+def _assignments(words: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Leading `NAME=value` words (the command's environment) and the rest."""
+    env: dict[str, str] = {}
+    while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", words[0]):
+        name, value = words[0].split("=", 1)
+        env[name] = value
+        words = words[1:]
+    return env, words
+
+
 def _starts_with(words: list[str], forms: tuple[tuple[str, ...], ...]) -> bool:
+    words = _assignments(words)[1]
     return any(tuple(words[: len(form)]) == form for form in forms)
 
 
@@ -120,7 +133,7 @@ def test_runbook_commands_work_on_a_deployed_stack(
     commands = [
         c
         for c in _runbook_commands()
-        if _starts_with(c.words, READ_ONLY + CHANGES)
+        if _starts_with(c.words, READ_ONLY + CHANGES + PREPARES)
         and not _starts_with(c.words, NEEDS_REAL_PODS)
         # Secrets come from the operator's shell; the test has none to set.
         and "--secret" not in c.words
@@ -129,13 +142,13 @@ def test_runbook_commands_work_on_a_deployed_stack(
     assert len(commands) >= 20, [str(c) for c in commands]
     failures = []
     for command in commands:
-        words = list(command.words)
+        assigned, words = _assignments(list(command.words))
         if words[:2] == ["pulumi", "up"]:
             words.append("--yes")  # an operator confirms at the prompt
         if words[0] == "pulumi" and "--policy-pack" in words:
             # The language host does not follow the copy's symlink to the pack.
             words[words.index("--policy-pack") + 1] = str((project / "policies").resolve())
-        result = _run(words, project, env, timeout=600)
+        result = _run(words, project, {**env, **assigned}, timeout=600)
         if result.returncode != 0:
             failures.append(f"{' '.join(words)} exited {result.returncode}: {result.stderr[-800:]}")
     assert failures == []
