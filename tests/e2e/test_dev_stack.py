@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import run
+
+from tests.toolchain_support import run
 
 pytestmark = pytest.mark.e2e
 

@@ -8,11 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from e2e_support import run
+
+from tests.toolchain_support import TOOLCHAIN, run
 
 pytestmark = pytest.mark.e2e
-
-TOOLCHAIN = Path(__file__).resolve().parents[2] / "toolchain"
 
 
 def _fake_binary(folder: Path, name: str, script: str) -> None:

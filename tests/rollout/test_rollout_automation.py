@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -28,6 +26,7 @@ from kgot_rollout._engine import unsafe_changes
 from kgot_rollout._exceptions import RefusedError, StackLockedError
 from kgot_rollout._types import ExitCode
 from kgot_rollout.cli import Dependencies, run
+from tests.toolchain_support import require_tools, toolchain_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -90,24 +89,12 @@ PolicyPack(
 """
 
 
-def _toolchain_env(state: Path) -> dict[str, str] | None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "KGOT_"))}
-    env["KGOT_STATE"] = str(state)
-    out = subprocess.run(
-        ["bash", "-c", f"source {REPO / 'toolchain' / 'env.sh'} && env -0"],
-        env=env,
-        check=True,
-        capture_output=True,
-    ).stdout
-    env = dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
-    # The language host runs the program with the first python on PATH.
-    env["PATH"] = f"{REPO / '.venv' / 'bin'}:{env['PATH']}"
+def _toolchain_env(state: Path) -> dict[str, str]:
+    env = toolchain_environment(state)
+    # A backend and passphrase of this module's own.
     env["PULUMI_BACKEND_URL"] = f"file://{state / 'backend'}"
     env["PULUMI_CONFIG_PASSPHRASE"] = "kgot-rollout-test"
     (state / "backend").mkdir(parents=True, exist_ok=True)
-    for tool in ("pulumi", "pulumi-language-python"):
-        if shutil.which(tool, path=env["PATH"]) is None:
-            return None
     return env
 
 
@@ -128,11 +115,7 @@ def pulumi(env: dict[str, str], cwd: Path, *args: str) -> str:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
     state = tmp_path_factory.mktemp("engine-state")
     env = _toolchain_env(state)
-    if env is None:
-        reason = "pulumi CLI or language host not built: run toolchain/build.sh"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_tools(env, ("pulumi", "pulumi-language-python"))
     project = tmp_path_factory.mktemp("engine-project")
     (project / "Pulumi.yaml").write_text(
         "name: kgot-platform\nruntime:\n  name: python\n  options:\n    virtualenv: .venv\n"

@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 
 from kgot_rollout.cli import build_parser
+from tests.toolchain_support import toolchain_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLCHAIN = ROOT / "toolchain"
@@ -232,16 +233,7 @@ def check_python(words: Sequence[str], environment: Sequence[str]) -> str | None
 
 def toolchain_path(state: Path) -> str:
     """PATH as toolchain/env.sh sets it (the hermetic pulumi, kubectl, actionlint)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "KGOT_"))}
-    env["KGOT_STATE"] = str(state)
-    out = subprocess.run(
-        ["bash", "-c", f'source {TOOLCHAIN / "env.sh"} && printf %s "$PATH"'],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout
+    return toolchain_environment(state)["PATH"]
 
 
 class CliHelp:

@@ -11,10 +11,7 @@ exercise them (tests/e2e, tests/rollout).
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,11 +19,11 @@ from pathlib import Path
 import pytest
 from shell_commands import ROOT, Command, simple_commands
 
+from tests.toolchain_support import cluster, copy_project, require_tools, run, toolchain_environment
+
 pytestmark = pytest.mark.e2e
 
-TOOLCHAIN = ROOT / "toolchain"
 RUNBOOK = ROOT / "docs" / "runbook.md"
-PROJECT_FILES = ("Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py", "components", "dashboards")
 VARIABLES = {"STACK": "dev", "NS": "kgot-dev", "SVC": "controller"}
 # Command forms that only read; each runs and must exit 0.
 READ_ONLY = (
@@ -50,55 +47,19 @@ PREPARES = ((".venv/bin/python", "-m", "kgot_policies.stack_config"),)
 NEEDS_REAL_PODS = (("kubectl", "get", "--raw"), ("kubectl", "logs"))
 
 
-def _environment(state: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "KGOT_"))}
-    env.pop("KUBECONFIG", None)
-    env["KGOT_STATE"] = str(state)
-    out = subprocess.run(
-        ["bash", "-c", f"source {TOOLCHAIN / 'env.sh'} && env -0"],
-        env=env,
-        check=True,
-        capture_output=True,
-    ).stdout
-    return dict(item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
-
-
-def _run(
-    args: list[str], cwd: Path, env: dict[str, str], timeout: float = 900
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.fixture(scope="module")
 def deployed_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
     """A control plane of its own, a copy of the project, the dev stack deployed."""
-    env = _environment(tmp_path_factory.mktemp("kgot-state"))
-    tools = ("pulumi", "pulumi-language-python", "kwokctl", "kube-apiserver", "etcd", "kubectl")
-    missing = [t for t in tools if shutil.which(t, path=env["PATH"]) is None]
-    if missing:
-        reason = f"toolchain not built ({', '.join(missing)} missing): run `make toolchain`"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    project = tmp_path_factory.mktemp("project")
-    for name in PROJECT_FILES:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, project / name)
-    (project / ".venv").symlink_to(ROOT / ".venv")
-    (project / "policies").symlink_to(ROOT / "policies")
-    up = _run([str(TOOLCHAIN / "cluster.sh"), "up"], ROOT, env)
-    if up.returncode != 0:
-        pytest.fail(f"local control plane did not start:\n{up.stderr}")
+    env = toolchain_environment(tmp_path_factory.mktemp("kgot-state"))
+    require_tools(env)
+    project = copy_project(tmp_path_factory.mktemp("project"))
+    cluster("up", env)
     try:
         for args in (["pulumi", "stack", "select", "dev", "--create"], ["pulumi", "up", "--yes"]):
-            done = _run(args, project, env)
-            assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
+            run(args, cwd=project, env=env)
         yield project, env
     finally:
-        _run([str(TOOLCHAIN / "cluster.sh"), "down"], ROOT, env)
+        cluster("down", env)
 
 
 def _runbook_commands() -> list[Command]:
@@ -148,7 +109,7 @@ def test_runbook_commands_work_on_a_deployed_stack(
         if words[0] == "pulumi" and "--policy-pack" in words:
             # The language host does not follow the copy's symlink to the pack.
             words[words.index("--policy-pack") + 1] = str((project / "policies").resolve())
-        result = _run(words, project, {**env, **assigned}, timeout=600)
+        result = run(words, cwd=project, env={**env, **assigned}, check=False, timeout=600)
         if result.returncode != 0:
             failures.append(f"{' '.join(words)} exited {result.returncode}: {result.stderr[-800:]}")
     assert failures == []
