@@ -32,6 +32,7 @@ Live traffic: $active; standby: $standby.
 Flip all services to $standby:
   source toolchain/env.sh
   pulumi config set activeColor $standby --stack $stack && pulumi up --stack $stack
-or gradually, with metric gates:
-  .venv/bin/kgot-rollout shift --stack $stack --to $standby --steps 10,25,50,100
+or gradually, with metric gates (on a Prometheus that scrapes the services; the
+simulated pods of the local control plane serve no metrics, so there it holds):
+  .venv/bin/kgot-rollout shift --stack $stack --to $standby --steps 10,25,50,100 --prometheus <url>
 MSG
