@@ -17,6 +17,10 @@ source "$here/versions.env"
 cache=${KGOT_CACHE:-$HOME/.cache/kgot-platform}
 root="$cache/toolchain"
 mkdir -p "$root"
+# One build at a time per cache (make run and make test side by side, or two
+# checkouts): a second run waits, then finds the finished folders.
+exec 9>"$root/.lock"
+flock 9
 
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 export GOPROXY=${GOPROXY:-https://proxy.golang.org,direct}
