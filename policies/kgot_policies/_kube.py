@@ -10,7 +10,7 @@ see a value does not guess (the engine analyses again with known inputs at
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,17 @@ _UNKNOWN_SENTINELS = frozenset(
 
 def plain(value: Any) -> Any:
     """Deep-copy proxied resource inputs into dicts and lists; unknowns become UNKNOWN."""
+    # Every policy copies every resource's inputs, so plain data (tests, the
+    # benchmark, already-unwrapped values) takes a path without ABC checks.
+    kind = type(value)
+    if kind is dict:
+        return {str(k): plain(v) for k, v in value.items()}
+    if kind is list:
+        return [plain(v) for v in value]
+    if kind is str:
+        return UNKNOWN if value in _UNKNOWN_SENTINELS else value
+    if kind is int or kind is bool or kind is float or value is None:
+        return value
     if isinstance(value, str):
         return UNKNOWN if value in _UNKNOWN_SENTINELS else value
     if isinstance(value, Mapping):
@@ -214,23 +225,39 @@ def _split_type_token(type_token: str) -> tuple[str, str] | None:
     return api_version, kind
 
 
+def declared_kind(type_token: str, props: Any) -> str | None:
+    """The object's kind, read without copying the inputs (None: not a Kubernetes object)."""
+    split = _split_type_token(type_token)
+    if split is None:
+        return None
+    try:
+        kind = props.get("kind") if isinstance(props, Mapping) else None
+    except UnknownValueError:
+        kind = None
+    return kind if isinstance(kind, str) and kind not in _UNKNOWN_SENTINELS else split[1]
+
+
 def kube_object(
     type_token: str,
     props: Any,
     resource_name: str = "",
     urn: str = "",
     provider_namespace: str | None = None,
+    kinds: Collection[str] | None = None,
 ) -> KubeObject | None:
     """The Kubernetes object a resource declares, or None for anything else.
 
     Server-side-apply patches (``...Patch`` kinds) are partial by design, so the
-    "must be set" rules cannot judge them; they are left out.
+    "must be set" rules cannot judge them; they are left out. With ``kinds``,
+    objects of other kinds are None too, before their inputs are copied.
     """
     split = _split_type_token(type_token)
     if split is None:
         return None
     api_version, kind = split
     if kind.endswith("Patch") or kind.endswith("List"):
+        return None
+    if kinds is not None and declared_kind(type_token, props) not in kinds:
         return None
     body = plain(props)
     if not isinstance(body, dict):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,15 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from ._kube import KubeObject, as_dict, kube_object, plain, stack_name
+from ._kube import (
+    WORKLOAD_KINDS,
+    KubeObject,
+    as_dict,
+    declared_kind,
+    kube_object,
+    plain,
+    stack_name,
+)
 
 FRAMEWORKS = ("CIS", "NIST", "SOC2")
 _FRAMEWORK_NAMES = {
@@ -112,7 +120,10 @@ def provider_namespace(args: ResourceValidationArgs) -> str | None:
     return namespace if isinstance(namespace, str) and namespace else None
 
 
-def kube(args: ResourceValidationArgs) -> KubeObject | None:
+def kube(args: ResourceValidationArgs, kinds: Collection[str] | None = None) -> KubeObject | None:
+    """The resource's Kubernetes object; with kinds, only an object of one of them."""
+    if kinds is not None and declared_kind(args.resource_type, args.props) not in kinds:
+        return None
     return kube_object(
         args.resource_type, args.props, args.name, args.urn, provider_namespace(args)
     )
@@ -125,7 +136,7 @@ PodCheck = Callable[[ResourceValidationArgs, KubeObject, PodSpec, ReportViolatio
 
 def pod_of(args: ResourceValidationArgs) -> tuple[KubeObject, PodSpec] | None:
     """The object and its pod spec, for every kind that carries one."""
-    obj = kube(args)
+    obj = kube(args, WORKLOAD_KINDS)
     if obj is None:
         return None
     spec = obj.pod_spec()

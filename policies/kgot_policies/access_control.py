@@ -1,10 +1,11 @@
-"""RBAC: who may do what in the cluster (rule 29)."""
+"""RBAC: who may do what in the cluster (rule 29, CIS Kubernetes Benchmark 5.1)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pulumi_policy import (
+    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -13,8 +14,18 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from ._kube import UNKNOWN, KubeObject, as_dict, as_list, present, service_account_of
-from ._meta import MANDATORY, Controls, kube, mapped, stack_objects
+from ._kube import UNKNOWN, KubeObject, as_dict, as_list, service_account_of
+from ._meta import MANDATORY, Controls, config, kube, mapped, stack_objects
+from ._rbac import (
+    BROAD_ROLES,
+    BUILTIN_GRANTS,
+    ESCALATION_PATHS,
+    WORKLOAD_PATHS,
+    Workloads,
+    describe,
+    opened_paths,
+    workloads_of,
+)
 
 _RBAC_CONTROLS = Controls(
     29,
@@ -22,30 +33,50 @@ _RBAC_CONTROLS = Controls(
     nist=("AC-2", "AC-3", "AC-6"),
     soc2=("CC6.1", "CC6.3"),
 )
+_ESCALATION_CONTROLS = Controls(
+    29,
+    cis=("5.1.8", "5.1.9", "5.1.10", "5.1.11", "5.1.12", "5.1.13"),
+    nist=("AC-3", "AC-6", "AC-6(10)"),
+    soc2=("CC6.1", "CC6.3"),
+)
 _BINDINGS = ("RoleBinding", "ClusterRoleBinding")
 _ROLES = ("Role", "ClusterRole")
-# Built-in ClusterRoles that grant exec and secret reads.
-_BUILTIN_SENSITIVE = {"cluster-admin", "admin", "edit"}
 
-# ---- cluster-admin ------------------------------------------------------------------------
+# ---- cluster-admin, and admin/edit for workloads ------------------------------------------
+
+
+def _role_ref(binding: KubeObject) -> tuple[Any, Any]:
+    role_ref = as_dict(binding.body.get("roleRef"))
+    return role_ref.get("kind"), role_ref.get("name")
 
 
 def cluster_admin_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    obj = kube(args)
+    obj = kube(args, _BINDINGS)
     if obj is None or obj.kind not in _BINDINGS:
         return
-    role_ref = as_dict(obj.body.get("roleRef"))
-    if role_ref.get("kind") == "ClusterRole" and role_ref.get("name") == "cluster-admin":
-        subjects = ", ".join(
-            f"{as_dict(s).get('kind')} {as_dict(s).get('name')}"
-            for s in as_list(obj.body.get("subjects"))
+    kind, name = _role_ref(obj)
+    if kind != "ClusterRole" or name not in BROAD_ROLES:
+        return
+    subjects = as_list(obj.body.get("subjects"))
+    if name == "cluster-admin":
+        listed = ", ".join(describe(s) for s in subjects)
+        report_violation(f"{obj.ref}: binds cluster-admin to {listed or 'its subjects'}.", None)
+        return
+    # admin and edit are for people: a workload holding them can exec into
+    # its neighbours, read every secret and start pods as any account.
+    workloads = [s for s in subjects if workloads_of(s, obj.namespace) is not None]
+    if workloads:
+        report_violation(
+            f"{obj.ref}: binds built-in ClusterRole {name} to workload identities "
+            f"{', '.join(describe(s) for s in workloads)}.",
+            None,
         )
-        report_violation(f"{obj.ref}: binds cluster-admin to {subjects or 'its subjects'}.", None)
 
 
 no_cluster_admin = ResourceValidationPolicy(
     name="rbac-no-cluster-admin",
-    description="Nothing is bound to cluster-admin.",
+    description="Nothing is bound to cluster-admin, and no workload identity (service account, "
+    "service account group, system:authenticated) to admin or edit.",
     validate=cluster_admin_validate,
     enforcement_level=MANDATORY,
     severity=Severity.CRITICAL,
@@ -65,7 +96,7 @@ def _wildcards(rule: dict[str, Any]) -> list[str]:
 
 
 def wildcards_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    obj = kube(args)
+    obj = kube(args, _ROLES)
     if obj is None or obj.kind not in _ROLES:
         return
     for index, rule in enumerate(as_list(obj.body.get("rules"))):
@@ -85,22 +116,72 @@ no_wildcards = ResourceValidationPolicy(
     "uses.",
 )
 
-# ---- exec / attach / secrets for workload service accounts --------------------------------
+# ---- privilege escalation paths in a role -------------------------------------------------
 
 
-def sensitive_grants(rules: list[Any]) -> list[str]:
-    """What in these rules lets a pod's token exec, attach, or read all secrets."""
-    found = []
-    for rule in rules:
-        rule = as_dict(rule)
-        resources = {str(r) for r in as_list(rule.get("resources")) if r is not UNKNOWN}
-        verbs = {str(v) for v in as_list(rule.get("verbs")) if v is not UNKNOWN}
-        for sub in ("pods/exec", "pods/attach"):
-            if sub in resources or "*" in resources or "pods/*" in resources:
-                found.append(sub)
-        if ("secrets" in resources or "*" in resources) and verbs & {"list", "watch", "*"}:
-            found.append("secrets " + "/".join(sorted(verbs & {"list", "watch", "*"})))
-    return sorted(set(found))
+def escalation_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    obj = kube(args, _ROLES)
+    if obj is None or obj.kind not in _ROLES:
+        return
+    settings = config(args, {"allowedRoles": []})
+    allowed = {str(r) for r in as_list(settings["allowedRoles"])}
+    if obj.name in allowed or f"{obj.namespace}/{obj.name}" in allowed:
+        return
+    for path in opened_paths(as_list(obj.body.get("rules")), ESCALATION_PATHS):
+        report_violation(f"{obj.ref}: grants {path}.", None)
+
+
+privilege_escalation = ResourceValidationPolicy(
+    name="rbac-privilege-escalation",
+    description="Roles grant none of the privilege escalation paths of CIS 5.1: escalate, bind, "
+    "impersonate, serviceaccounts/token create, nodes/proxy, CSR approval, admission webhook "
+    "configuration writes, persistentvolumes create, namespace updates.",
+    validate=escalation_validate,
+    enforcement_level=MANDATORY,
+    severity=Severity.HIGH,
+    **mapped(_ESCALATION_CONTROLS, "rbac"),
+    remediation_steps="Remove the verb or resource from the role; leave escalation paths to the "
+    "cluster's administrators (or list a reviewed role in allowedRoles).",
+    config_schema=PolicyConfigSchema(
+        properties={
+            "allowedRoles": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": [],
+                "description": "Roles allowed to hold escalation paths: name or namespace/name.",
+            }
+        }
+    ),
+)
+
+# ---- what bindings hand to workloads ------------------------------------------------------
+
+
+def _grants(binding: KubeObject, roles: dict[tuple[str, str | None, str], KubeObject]) -> list[str]:
+    kind, name = _role_ref(binding)
+    role = roles.get((str(kind), binding.namespace if kind == "Role" else None, str(name)))
+    if role is not None:
+        rules = as_list(role.body.get("rules"))
+        return opened_paths(rules, (*WORKLOAD_PATHS, *ESCALATION_PATHS))
+    if kind == "ClusterRole" and name in BUILTIN_GRANTS:
+        return [f"{BUILTIN_GRANTS[name]} (built-in ClusterRole {name})"]
+    return []
+
+
+def _who(
+    subject: Any, workloads: Workloads, used: dict[tuple[str | None, str], KubeObject]
+) -> str | None:
+    """How a message names the workloads a subject reaches; None when it reaches none."""
+    if workloads.every is not None:
+        return f"{describe(subject)}, that is {workloads.every},"
+    assert workloads.account is not None
+    namespace, account = workloads.account
+    workload = used.get((namespace, account))
+    if workload is not None:
+        return f"service account {account} (used by {workload.ref})"
+    if account == "default":
+        return f"service account default of {namespace}, the identity of every pod that names none,"
+    return None
 
 
 def workload_grants_validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -118,40 +199,47 @@ def workload_grants_validate(args: StackValidationArgs, report_violation: Report
         if o.kind in _ROLES
     }
     for binding in (o for o in objects if o.kind in _BINDINGS):
-        role_ref = as_dict(binding.body.get("roleRef"))
-        kind, name = role_ref.get("kind"), role_ref.get("name")
-        role = roles.get((str(kind), binding.namespace if kind == "Role" else None, str(name)))
-        if role is not None:
-            grants = sensitive_grants(as_list(role.body.get("rules")))
-        elif kind == "ClusterRole" and name in _BUILTIN_SENSITIVE:
-            grants = [f"built-in ClusterRole {name}"]
-        else:
-            grants = []
+        subjects = as_list(binding.body.get("subjects"))
+        reached = [
+            (s, w) for s in subjects if (w := workloads_of(s, binding.namespace)) is not None
+        ]
+        if not reached:
+            continue
+        grants = _grants(binding, roles)
         if not grants:
             continue
-        for subject in as_list(binding.body.get("subjects")):
-            subject = as_dict(subject)
-            if subject.get("kind") != "ServiceAccount":
+        kind, name = _role_ref(binding)
+        for subject, workloads in reached:
+            if binding.namespace is UNKNOWN:
                 continue
-            namespace = present(subject.get("namespace"), binding.namespace)
-            workload = used.get((namespace, str(subject.get("name"))))
-            if workload is not None:
+            who = _who(subject, workloads, used)
+            if who is not None:
                 report_violation(
-                    f"{binding.ref}: gives service account {subject.get('name')} (used by "
-                    f"{workload.ref}) {', '.join(grants)} via {kind} {name}.",
+                    f"{binding.ref}: gives {who} {'; '.join(grants)} via {kind} {name}.",
                     binding.urn,
                 )
 
 
 workload_sensitive_grants = StackValidationPolicy(
     name="rbac-workload-sensitive-grants",
-    description="Workload service accounts get no pods/exec, pods/attach, or secrets list/watch.",
+    description="Workload identities (their service accounts, the default account, and groups "
+    "that hold every service account) get no pods/exec, pods/attach, ephemeral containers, "
+    "secrets list/watch, workload creation or other escalation path.",
     validate=workload_grants_validate,
     enforcement_level=MANDATORY,
     severity=Severity.HIGH,
-    **mapped(_RBAC_CONTROLS, "rbac"),
-    remediation_steps="Remove exec/attach and secrets list/watch from roles bound to workload "
-    "service accounts; read single secrets by name (get) or mount them instead.",
+    **mapped(
+        Controls(
+            29,
+            cis=_RBAC_CONTROLS.cis + _ESCALATION_CONTROLS.cis,
+            nist=_RBAC_CONTROLS.nist,
+            soc2=_RBAC_CONTROLS.soc2,
+        ),
+        "rbac",
+    ),
+    remediation_steps="Bind workload service accounts only to roles with the reads they need; "
+    "read single secrets by name (get) or mount them; never bind system:serviceaccounts, "
+    "system:serviceaccounts:<namespace> or system:authenticated to such a role.",
 )
 
-POLICIES = [no_cluster_admin, no_wildcards, workload_sensitive_grants]
+POLICIES = [no_cluster_admin, no_wildcards, privilege_escalation, workload_sensitive_grants]

@@ -97,7 +97,7 @@ network_policy_coverage = StackValidationPolicy(
 def service_exposure_validate(
     args: ResourceValidationArgs, report_violation: ReportViolation
 ) -> None:
-    obj = kube(args)
+    obj = kube(args, ("Service",))
     if obj is None or obj.kind != "Service":
         return
     settings = config(args, {"allowLoadBalancer": False, "loadBalancerServices": []})
@@ -135,6 +135,57 @@ service_exposure = ResourceValidationPolicy(
                 "items": {"type": "string"},
                 "default": [],
                 "description": "Service names allowed to be LoadBalancers.",
+            },
+        }
+    ),
+)
+
+# ---- 27. Service externalIPs (CVE-2020-8554) ---------------------------------------------
+
+
+def external_ips_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    obj = kube(args, ("Service",))
+    if obj is None or obj.kind != "Service":
+        return
+    addresses = [a for a in as_list(obj.spec.get("externalIPs")) if a is not UNKNOWN]
+    if not addresses:
+        return
+    settings = config(args, {"allowExternalIPs": False, "externalIPServices": []})
+    allowed = settings["allowExternalIPs"] is True or obj.name in as_list(
+        settings["externalIPServices"]
+    )
+    if not allowed:
+        report_violation(
+            f"{obj.ref}: claims externalIPs {', '.join(str(a) for a in addresses)}; any "
+            "Service may claim any address and intercept its traffic (CVE-2020-8554), and "
+            "the stack allows none here.",
+            None,
+        )
+
+
+service_external_ips = ResourceValidationPolicy(
+    name="service-external-ips",
+    description="Services set no spec.externalIPs unless the stack allows it (CVE-2020-8554).",
+    validate=external_ips_validate,
+    enforcement_level=MANDATORY,
+    severity=Severity.HIGH,
+    **mapped(Controls(27, nist=("SC-7", "AC-4", "SI-4"), soc2=("CC6.6",)), "network"),
+    remediation_steps="Remove spec.externalIPs and expose the Service through the Gateway (or an "
+    "allowed LoadBalancer); where externalIPs are needed, allow them through config "
+    "(allowExternalIPs or externalIPServices) and restrict them cluster-wide (the "
+    "DenyServiceExternalIPs admission plugin or an allow-list webhook).",
+    config_schema=PolicyConfigSchema(
+        properties={
+            "allowExternalIPs": {
+                "type": "boolean",
+                "default": False,
+                "description": "Allow spec.externalIPs on every Service.",
+            },
+            "externalIPServices": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": [],
+                "description": "Service names allowed to set spec.externalIPs.",
             },
         }
     ),
@@ -185,8 +236,11 @@ def _gateway_problems(obj: KubeObject) -> list[str]:
     return problems
 
 
+_TLS_KINDS = ("Ingress", "Gateway", "ListenerSet", "XListenerSet")
+
+
 def ingress_tls_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    obj = kube(args)
+    obj = kube(args, _TLS_KINDS)
     if obj is None:
         return
     if obj.kind == "Ingress":
@@ -210,4 +264,4 @@ ingress_tls = ResourceValidationPolicy(
     "HTTPS/TLS listeners with certificateRefs (Gateway).",
 )
 
-POLICIES = [network_policy_coverage, service_exposure, ingress_tls]
+POLICIES = [network_policy_coverage, service_exposure, service_external_ips, ingress_tls]

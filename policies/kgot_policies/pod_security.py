@@ -3,7 +3,9 @@
 Each rule reads every pod-carrying kind (Deployment, StatefulSet, DaemonSet,
 ReplicaSet, Job, CronJob, Pod, ...) and every container list (containers,
 initContainers, ephemeralContainers), because the admission controller does
-too: a hole in an init or debug container is the same hole.
+too: a hole in an init or debug container is the same hole. Rule 4 also
+refuses hostPath PersistentVolumes: the same node access, reached through a
+claim.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from ._kube import (
     containers,
     dig,
 )
-from ._meta import MANDATORY, Controls, PodSpec, config, mapped, pod_of, pod_rule
+from ._meta import MANDATORY, Controls, PodSpec, config, kube, mapped, pod_of, pod_rule
 from ._raw import editable_props
 
 # PSS baseline: the capabilities a container may add.
@@ -236,6 +238,35 @@ host_path_volumes = ResourceValidationPolicy(
     ),
     remediation_steps="Replace the hostPath volume with emptyDir, a ConfigMap/Secret, or a "
     "PersistentVolumeClaim.",
+)
+
+
+def persistent_volume_host_path_validate(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
+    # A pod that claims a hostPath PersistentVolume mounts the node's files
+    # with nothing but a persistentVolumeClaim in its own spec.
+    obj = kube(args, ("PersistentVolume",))
+    if obj is None or obj.kind != "PersistentVolume" or obj.spec.get("hostPath") is None:
+        return
+    path = dig(obj.spec, "hostPath", "path")
+    report_violation(f"{obj.ref}: is a hostPath volume on the node's {path}.", None)
+
+
+persistent_volume_host_path = ResourceValidationPolicy(
+    name="persistent-volume-host-path",
+    description="PersistentVolumes are not hostPath volumes (a claim would mount the node's "
+    "files into the pod).",
+    validate=persistent_volume_host_path_validate,
+    enforcement_level=MANDATORY,
+    severity=Severity.HIGH,
+    **mapped(
+        Controls(4, cis=("5.1.9", "5.2.12"), nist=("AC-6", "SC-39"), soc2=("CC6.1",)),
+        "pod-security",
+        "baseline",
+    ),
+    remediation_steps="Provision volumes through a StorageClass (CSI driver) or, for node-local "
+    "disks, a `local` PersistentVolume with nodeAffinity; never hostPath.",
 )
 
 # ---- 5. hostPort --------------------------------------------------------------------------
@@ -753,6 +784,7 @@ POLICIES = [
     privileged_containers,
     capabilities_baseline,
     host_path_volumes,
+    persistent_volume_host_path,
     host_ports,
     windows_host_process,
     apparmor_profile,

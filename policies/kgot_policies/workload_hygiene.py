@@ -275,6 +275,13 @@ def _allowed_disruptions(budget: dict[str, Any], pods: int) -> int | None:
     return None
 
 
+def forbids_every_disruption(budget: dict[str, Any]) -> bool:
+    """maxUnavailable 0 or minAvailable 100%: no eviction, however many pods it selects."""
+    if "maxUnavailable" in budget:
+        return budget["maxUnavailable"] in (0, "0", "0%")
+    return budget.get("minAvailable") == "100%"
+
+
 def disruption_budget_validate(
     args: StackValidationArgs, report_violation: ReportViolation
 ) -> None:
@@ -284,6 +291,14 @@ def disruption_budget_validate(
     budgets = [o for o in objects if o.kind == "PodDisruptionBudget"]
     workloads = [o for o in objects if o.kind in REPLICATED_KINDS]
     for budget in budgets:
+        # Judged on the budget alone: its pods may be another stack's.
+        if forbids_every_disruption(budget.spec):
+            report_violation(
+                f"{budget.ref}: allows no voluntary disruption of any pod it selects, which "
+                "blocks node drains and upgrades.",
+                budget.urn,
+            )
+            continue
         selected = [
             w
             for w in workloads
@@ -330,7 +345,8 @@ def disruption_budget_validate(
 disruption_budget = StackValidationPolicy(
     name="workload-disruption-budget",
     description="Production workloads are covered by a PodDisruptionBudget that allows at least "
-    "one disruption and not all.",
+    "one disruption and not all; no budget forbids every disruption, whether or not its pods "
+    "are in the stack.",
     validate=disruption_budget_validate,
     enforcement_level=MANDATORY,
     severity=Severity.MEDIUM,
@@ -415,7 +431,7 @@ no_default_namespace = ResourceValidationPolicy(
 
 
 def bare_pods_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    obj = kube(args)
+    obj = kube(args, ("Pod",))
     if obj is not None and obj.kind == "Pod":
         report_violation(f"{obj.ref}: is a bare Pod; nothing restarts or reschedules it.", None)
 

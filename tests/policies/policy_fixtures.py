@@ -52,6 +52,10 @@ TYPE = {
         "kubernetes:admissionregistration.k8s.io/v1alpha1:ValidatingAdmissionPolicy"
     ),
     "Gateway": "kubernetes:gateway.networking.k8s.io/v1:Gateway",
+    "PersistentVolume": "kubernetes:core/v1:PersistentVolume",
+    "ValidatingWebhookConfiguration": (
+        "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration"
+    ),
 }
 POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
 SECTIONS = ("containers", "initContainers", "ephemeralContainers")

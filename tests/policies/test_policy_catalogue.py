@@ -42,6 +42,40 @@ def test_policy_is_documented(policy: Any) -> None:
         assert policy.enforcement_level == EnforcementLevel.MANDATORY
 
 
+def _natural(text: str) -> list[Any]:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
+
+
+def _readme_rows() -> dict[str, list[str]]:
+    """The README's policy table: policy name -> its cells."""
+    rows = {}
+    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
+        found = re.match(r"^\| `([a-z0-9-]+)` \|", line)
+        if found:
+            rows[found.group(1)] = [c.strip() for c in line.strip().strip("|").split("|")]
+    return rows
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: p.name)
+def test_readme_table_lists_the_policy(policy: Any) -> None:
+    row = _readme_rows().get(policy.name)
+    assert row is not None, f"README's policy table has no row for {policy.name}"
+    controls = controls_of(policy)
+    frameworks = " / ".join(
+        ", ".join(sorted(controls[f], key=_natural)) or "-" for f in ("CIS", "NIST", "SOC2")
+    )
+    scope = "resource" if isinstance(policy, ResourceValidationPolicy) else "stack"
+    expected = [
+        str(rule_of(policy)),
+        policy.severity.value,
+        policy.enforcement_level.value,
+        scope,
+        frameworks,
+    ]
+    assert row[1:6] == expected
+    assert len(row) == 8 and row[7], "the remediation column is empty"
+
+
 def test_policy_names_are_unique() -> None:
     assert len(by_name()) == len(POLICIES)
 

@@ -195,3 +195,22 @@ def test_reading_one_secret_by_name_is_fine() -> None:
         == []
     )
     assert violations(ac.workload_sensitive_grants, platform_objects()) == []
+
+
+def _external(name: str = "edge", addresses: Any = ("203.0.113.10",)) -> dict[str, Any]:
+    spec = {"type": "ClusterIP", "externalIPs": list(addresses), "ports": [{"port": 443}]}
+    return obj("Service", name, spec=spec)
+
+
+def test_external_ips_are_refused_by_default() -> None:
+    found = violations(net.service_external_ips, _external())
+    assert found and "externalIPs 203.0.113.10" in found[0] and "CVE-2020-8554" in found[0]
+    assert violations(net.service_external_ips, _external(addresses=[])) == []
+    assert violations(net.service_external_ips, platform_objects()) == []
+
+
+def test_external_ips_where_the_stack_allows_them() -> None:
+    assert violations(net.service_external_ips, _external(), {"allowExternalIPs": True}) == []
+    allowed = {"externalIPServices": ["edge"]}
+    assert violations(net.service_external_ips, _external(), allowed) == []
+    assert violations(net.service_external_ips, _external("other"), allowed)

@@ -292,3 +292,21 @@ def test_remediation_keeps_pulumi_secrets_marked() -> None:
     fixed = ps.capabilities_restricted.remediate(args)
     assert isinstance(fixed, dict)
     assert isinstance(pod_spec_of(fixed)["containers"][0]["env"][-1]["value"], Secret)
+
+
+def _volume(**source: Any) -> dict[str, Any]:
+    spec = {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], **source}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": "data"},
+        "spec": spec,
+    }
+
+
+def test_host_path_persistent_volumes_are_refused() -> None:
+    found = violations(ps.persistent_volume_host_path, _volume(hostPath={"path": "/var/lib"}))
+    assert found == ["PersistentVolume data: is a hostPath volume on the node's /var/lib."]
+    local = _volume(local={"path": "/mnt/disks/ssd1"}, nodeAffinity={"required": {}})
+    csi = _volume(csi={"driver": "ebs.csi.aws.com", "volumeHandle": "vol-1"})
+    assert violations(ps.persistent_volume_host_path, [local, csi]) == []

@@ -159,6 +159,20 @@ def test_production_workloads_need_a_disruption_budget() -> None:
     assert violations(wh.disruption_budget, [deployment]) == []  # dev: not required
 
 
+@pytest.mark.parametrize(
+    "budget", [{"maxUnavailable": 0}, {"maxUnavailable": "0%"}, {"minAvailable": "100%"}]
+)
+@pytest.mark.parametrize("config", [{}, PRODUCTION])
+def test_budget_forbidding_every_disruption_is_found_without_its_pods(
+    budget: dict[str, Any], config: dict[str, Any]
+) -> None:
+    # The pods are another stack's: the budget alone shows it blocks every drain.
+    found = violations(wh.disruption_budget, [_budget(**budget)], config)
+    assert found and "allows no voluntary disruption of any pod" in found[0]
+    assert violations(wh.disruption_budget, [_budget(maxUnavailable=1)], config) == []
+    assert violations(wh.disruption_budget, [_budget(minAvailable=2)], config) == []
+
+
 def test_dev_budgets_are_judged_by_shape_only() -> None:
     # One replica a colour in dev: minAvailable 1 over a scaled-down standby is fine there.
     deployment = workload("Deployment", pod_spec(), replicas=1)
