@@ -1,11 +1,14 @@
-"""The policy pack against Checkov: what each catches, and how fast.
+"""The policy pack against Checkov: what each catches, what each wrongly refuses, how fast.
 
 For every defect in benchmarks/policy_corpus.py (the platform's hardened
-manifests with one thing broken), a tool catches it when it reports something
-new compared with the hardened manifests. Prints a table side by side with
-Checkov's Kubernetes and secrets checks on the same manifests (written as YAML
-files), what each reports on the hardened platform itself, and the evaluation
-time per resource.
+manifests with one thing broken; a first round and a second one on RBAC
+escalation paths, hidden secrets and exposure), a tool catches it when it
+reports something new compared with the hardened manifests. For every sane
+case (public key material, names that only look secret, secrets where they
+belong), anything new it reports is a false alarm. Prints a table side by side
+with Checkov's Kubernetes and secrets checks on the same manifests (written as
+YAML files), what each reports on the hardened platform itself, and the
+evaluation time per resource.
 
   .venv/bin/python benchmarks/policy_bench.py [--repeat 20] [--checkov PATH]
 
@@ -17,6 +20,7 @@ Checkov pins many packages, so it lives in a venv of its own:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -25,7 +29,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +41,7 @@ sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "policies")]
 
 from kgot_policies import evaluate  # noqa: E402
 from kgot_policies.registry import POLICIES  # noqa: E402
-from policy_corpus import DEFECTS, Body, baselines, copied  # noqa: E402
+from policy_corpus import DEFECTS, ROUND_2, SANE, Body, Defect, baselines, copied  # noqa: E402
 
 DEFAULT_CHECKOV = Path.home() / ".cache" / "kgot-platform" / "checkov-venv" / "bin" / "checkov"
 CHECKOV_FLAGS = ("-o", "json", "--skip-download", "--compact", "--quiet")
@@ -54,8 +59,9 @@ def _resources(bodies: list[Body]) -> list[Any]:
     return [evaluate.resource(_type_token(b), b, b["metadata"]["name"]) for b in bodies]
 
 
-def pack_findings(bodies: list[Body]) -> Counter[str]:
-    return Counter(v.policy for v in evaluate.run(POLICIES, _resources(copied(bodies))))
+def pack_findings(bodies: list[Body], config: evaluate.PackConfig | None = None) -> Counter[str]:
+    found = evaluate.run(POLICIES, _resources(copied(bodies)), config)
+    return Counter(v.policy for v in found)
 
 
 def time_pack(groups: list[list[Body]], repeat: int) -> tuple[float, int]:
@@ -166,6 +172,47 @@ def program_manifests(stack: str) -> list[Body]:
     return bodies
 
 
+@dataclass
+class Tally:
+    """How many cases of a kind a tool reported something new on."""
+
+    ours: int = 0
+    theirs: int = 0
+    total: int = 0
+
+    def shown(self, checkov: bool) -> str:
+        text = f"kgot pack {self.ours}/{self.total}"
+        return text + (f", Checkov {self.theirs}/{self.total}" if checkov else "")
+
+
+def _print_cases(
+    title: str,
+    cases: dict[str, Defect],
+    ours: Callable[[str, Defect], list[str]],
+    theirs: dict[str, Counter[str]] | None,
+) -> Tally:
+    print(f"{title}:")
+    tally = Tally(total=len(cases))
+    for name, case in cases.items():
+        base = f"base-{case.baseline.lower()}"
+        new_ours = ours(name, case)
+        tally.ours += bool(new_ours)
+        new_theirs: list[str] = []
+        if theirs is not None:
+            new_theirs = _new(theirs.get(name, Counter()), theirs.get(base, Counter()))
+            tally.theirs += bool(new_theirs)
+        print(
+            f"{case.rule:>4}  {case.label:<46} {_cell(new_ours, 46):<46} "
+            f"{_cell(new_theirs, 40) if theirs is not None else 'n/a'}"
+        )
+    print()
+    return tally
+
+
+def _listed(found: Counter[str]) -> str:
+    return ", ".join(f"{k} x{n}" for k, n in sorted(found.items()))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20, help="timing rounds of the pack")
@@ -182,10 +229,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     groups = {f"base-{k.lower()}": v for k, v in bases.items()}
     if options.program:
         groups["program"] = program_manifests(options.program)
-    defects = {f"{i:02d}-{_slug(d.label)}": d for i, d in enumerate(DEFECTS, 1)}
-    groups.update({name: d.build() for name, d in defects.items()})
+    rounds = {
+        "round 1 defects": {f"{i:02d}-{_slug(d.label)}": d for i, d in enumerate(DEFECTS, 1)},
+        "round 2 defects": {
+            f"{i:02d}-{_slug(d.label)}": d for i, d in enumerate(ROUND_2, len(DEFECTS) + 1)
+        },
+        "sane manifests (anything new is a false alarm)": {
+            f"ok-{i:02d}-{_slug(d.label)}": d for i, d in enumerate(SANE, 1)
+        },
+    }
+    for cases in rounds.values():
+        groups.update({name: case.build() for name, case in cases.items()})
 
-    ours = {name: pack_findings(bodies) for name, bodies in groups.items()}
+    @functools.cache
+    def findings(name: str, config: str) -> Counter[str]:
+        return pack_findings(groups[name], json.loads(config))
+
+    def ours(name: str, case: Defect) -> list[str]:
+        config = json.dumps(case.config, sort_keys=True)
+        return _new(findings(name, config), findings(f"base-{case.baseline.lower()}", config))
+
     per_resource, count = time_pack(list(groups.values()), options.repeat)
 
     theirs: dict[str, Counter[str]] | None = None
@@ -196,55 +259,43 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_manifests(Path(tmp), groups)
             theirs, checkov_time = checkov_findings(options.checkov, Path(tmp))
     else:
-        checkov_note = f"(Checkov not found at {options.checkov}; see the module docstring)"
+        checkov_note = f" (Checkov not found at {options.checkov}; see the module docstring)"
 
-    header = (
-        f"{'rule':>4}  {'defect':<44} {'kgot pack: new findings':<46} Checkov: new failed checks"
-    )
+    header = f"{'rule':>4}  {'case':<46} {'kgot pack: new findings':<46} Checkov: new failed checks"
     print(header)
     print("-" * len(header))
-    caught_ours = caught_theirs = 0
-    for name, defect in defects.items():
-        base = f"base-{defect.baseline.lower()}"
-        new_ours = _new(ours[name], ours[base])
-        caught_ours += bool(new_ours)
-        new_theirs: list[str] = []
-        if theirs is not None:
-            new_theirs = _new(theirs.get(name, Counter()), theirs.get(base, Counter()))
-            caught_theirs += bool(new_theirs)
-        print(
-            f"{defect.rule:>4}  {defect.label:<44} {_cell(new_ours, 46):<46} "
-            f"{_cell(new_theirs, 40) if theirs is not None else 'n/a'}"
-        )
-    total = len(defects)
-    print()
-    print(f"defects caught: kgot pack {caught_ours}/{total}", end="")
-    print(f", Checkov {caught_theirs}/{total}" if theirs is not None else f" {checkov_note}")
+    tallies = {title: _print_cases(title, cases, ours, theirs) for title, cases in rounds.items()}
+    checkov = theirs is not None
+    first, second, sane = tallies.values()
+    caught = Tally(
+        first.ours + second.ours, first.theirs + second.theirs, first.total + second.total
+    )
+    print(f"defects caught: {caught.shown(checkov)}{checkov_note}")
+    print(f"  round 1: {first.shown(checkov)}; round 2: {second.shown(checkov)}")
+    print(f"sane manifests wrongly refused: {sane.shown(checkov)}")
     # The whole platform stack (baseline, services, routing, monitoring): what
     # a scanner reports there is noise the team would have to wade through.
-    ours_on_platform = sum(ours["base-stack"].values())
-    stack_size = len(groups["base-stack"])
+    ours_on_platform = findings("base-stack", "{}")
     print(
-        f"findings on the hardened platform ({stack_size} manifests): kgot pack {ours_on_platform}",
+        f"findings on the hardened platform ({len(groups['base-stack'])} manifests): "
+        f"kgot pack {sum(ours_on_platform.values())}",
         end="",
     )
     if theirs is not None:
         on_platform = theirs.get("base-stack", Counter())
-        listed = ", ".join(f"{k} x{n}" for k, n in sorted(on_platform.items()))
-        print(f", Checkov {sum(on_platform.values())} ({listed})")
+        print(f", Checkov {sum(on_platform.values())} ({_listed(on_platform)})")
     else:
         print()
     if "program" in groups:
-        ours_program = sum(ours["program"].values())
+        ours_program = findings("program", "{}")
         print(
             f"findings on the program's own {options.program} manifests "
-            f"({len(groups['program'])}, Pulumi mocks): kgot pack {ours_program}",
+            f"({len(groups['program'])}, Pulumi mocks): kgot pack {sum(ours_program.values())}",
             end="",
         )
         if theirs is not None:
             on_program = theirs.get("program", Counter())
-            listed = ", ".join(f"{k} x{n}" for k, n in sorted(on_program.items()))
-            print(f", Checkov {sum(on_program.values())} ({listed})")
+            print(f", Checkov {sum(on_program.values())} ({_listed(on_program)})")
         else:
             print()
     print(
