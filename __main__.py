@@ -37,7 +37,10 @@ images = (
     ServiceImages(
         "images",
         ServiceImagesArgs(
-            images=settings.images, services=settings.services, project_dir=Path.cwd()
+            images=settings.images,
+            services=settings.services,
+            registry_password=settings.registry_password,
+            project_dir=Path.cwd(),
         ),
     )
     if settings.images.build

@@ -49,7 +49,7 @@ class Routed:
     def up(self, *, message: str, target: Sequence[str] | None = None) -> Mapping[str, int]:
         result = self.engine.up(message=message, target=target)
         config = self.engine.get_config()
-        active, weight = config["activeColor"], int(config["standbyWeight"])
+        active, weight = config["activeColor"], int(str(config["standbyWeight"]))
         for colour, service in self.colours.items():
             service.set(weight=100 - weight if colour == active else weight)
         return result
@@ -81,7 +81,7 @@ def one_run(args: argparse.Namespace, log_dir: Path) -> dict[str, float]:
                     )
                 )
             config = engine.get_config()
-            source = config["activeColor"]
+            source = str(config["activeColor"])
             target = "green" if source == "blue" else "blue"
             routed = Routed(engine, colours)
             colours[source].set(weight=100)

@@ -9,13 +9,22 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from components.settings import COLORS, Color, ImageSettings, ServiceSettings, TrafficSettings
+from components.settings import (
+    COLORS,
+    Color,
+    ImageSettings,
+    Secret,
+    ServiceSettings,
+    TrafficSettings,
+)
 
 
 @dataclass
 class ServiceImagesArgs:
     images: ImageSettings
     services: Sequence[ServiceSettings]
+    # Top-level secret config: the password of images.registry.username.
+    registry_password: Secret | None
     # Build contexts are relative to this folder (the Pulumi project).
     project_dir: Path
 
@@ -49,7 +58,7 @@ class ServiceImages(pulumi.ComponentResource):
         settings = args.images
         build = settings.context_of(service.key)
         context = args.project_dir / build.context
-        password = settings.registry_password
+        password = args.registry_password
         return docker.Image(
             f"{name}-{service.name}",
             image_name=f"{service.image}:{self._release}",

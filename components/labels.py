@@ -6,7 +6,11 @@ Prometheus scrape config find pods, so they are built in one place.
 
 from __future__ import annotations
 
-from components.settings import Color, ServiceSettings
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    # Types only: the settings import these names to refuse colliding service keys.
+    from components.settings import Color, ServiceSettings
 
 PART_OF = "kgot-platform"
 COLOR_LABEL = "kgot.io/color"

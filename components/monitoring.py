@@ -338,8 +338,8 @@ class MonitoringStack(pulumi.ComponentResource):
             self._mount("data", "/alertmanager", read_only=False),
         ]
         keys = {
-            cfg.SLACK_WEBHOOK_FILE: settings.alerting.slack_webhook_url,
-            cfg.PAGERDUTY_KEY_FILE: settings.alerting.pagerduty_integration_key,
+            cfg.SLACK_WEBHOOK_FILE: settings.slack_webhook_url,
+            cfg.PAGERDUTY_KEY_FILE: settings.pagerduty_integration_key,
         }
         receiver_keys = {file: secret for file, secret in keys.items() if secret is not None}
         if receiver_keys:
@@ -441,7 +441,7 @@ class MonitoringStack(pulumi.ComponentResource):
             core.EnvVarArgs(name="GF_AUTH_ANONYMOUS_ENABLED", value="true"),
             core.EnvVarArgs(name="GF_AUTH_ANONYMOUS_ORG_ROLE", value="Viewer"),
         ]
-        password = settings.monitoring.grafana_admin_password
+        password = settings.grafana_admin_password
         if password is None:
             # Without a password from secret config nobody can log in: the
             # dashboards are code, and Grafana is read-only.

@@ -311,7 +311,7 @@ def alertmanager_config(settings: PlatformSettings) -> dict[str, object]:
     alerting = settings.alerting
     receivers: list[dict[str, object]] = [{"name": "default"}]
     routes: list[dict[str, object]] = []
-    if alerting.pagerduty_integration_key is not None:
+    if settings.pagerduty_integration_key is not None:
         receivers.append(
             {
                 "name": "pagerduty",
@@ -327,7 +327,7 @@ def alertmanager_config(settings: PlatformSettings) -> dict[str, object]:
         routes.append(
             {"receiver": "pagerduty", "matchers": ['severity="critical"'], "continue": True}
         )
-    if alerting.slack_webhook_url is not None:
+    if settings.slack_webhook_url is not None:
         receivers.append(
             {
                 "name": "slack",

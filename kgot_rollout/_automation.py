@@ -14,7 +14,7 @@ from pathlib import Path
 from pulumi import automation as auto
 from pulumi.automation.events import EngineEvent
 
-from components.settings import PROJECT
+from components.settings import PROJECT, Secret
 from kgot_rollout._engine import AppliedUpdate, PreviewReport, ResourceStep, is_routing_type
 from kgot_rollout._exceptions import EngineError, RefusedError, StackLockedError
 
@@ -144,14 +144,14 @@ class AutomationEngine:
                 self._pack_configs = [generated] * len(self._policy_packs)
         return self._pack_configs
 
-    def get_config(self) -> dict[str, str]:
+    def get_config(self) -> dict[str, object]:
         try:
             config = self._stack.get_all_config()
         except auto.CommandError as exc:
             raise EngineError(f"stack {self.stack}: reading config failed: {exc}") from exc
         prefix = f"{PROJECT}:"
         return {
-            key.removeprefix(prefix): value.value
+            key.removeprefix(prefix): Secret(value.value) if value.secret else value.value
             for key, value in config.items()
             if key.startswith(prefix) or ":" not in key
         }

@@ -56,8 +56,9 @@ class Engine(Protocol):
     @property
     def stack(self) -> str: ...
 
-    def get_config(self) -> dict[str, str]:
-        """Stack config with un-namespaced keys (objects as JSON strings)."""
+    def get_config(self) -> Mapping[str, object]:
+        """Stack config with un-namespaced keys (objects as JSON strings, secure values
+        as ``components.settings.Secret``, so no error can show them)."""
         ...
 
     def set_config(self, values: Mapping[str, str]) -> None: ...

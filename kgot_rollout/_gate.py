@@ -6,29 +6,40 @@ import math
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from components.settings import BUILTIN_TRIGGERS, PlatformSettings
 from kgot_rollout._exceptions import MetricsUnavailableError
 from kgot_rollout._prometheus import MetricsSource
 from kgot_rollout._queries import QuerySet, cpu_query, render
-from kgot_rollout._settings import RolloutSettings
 from kgot_rollout._triggers import GateResult, TriggerSpec, Verdict, evaluate, worst_of
 
-BUILTIN_TRIGGERS = ("error_rate", "latency", "cpu", "health")
+__all__ = ["BUILTIN_TRIGGERS", "Gate"]
 
 
 @dataclass(frozen=True)
 class Gate:
     source: MetricsSource
-    settings: RolloutSettings
+    settings: PlatformSettings
     queries: QuerySet
     step: float
     skip: Collection[str] = ()
+    # Not in stack config: the health trigger's window is the tool's (--health-window).
+    health_window: float = 30.0
+
+    @property
+    def _services(self) -> tuple[str, ...]:
+        return tuple(service.key for service in self.settings.services)
+
+    @property
+    def _cpu_limits(self) -> dict[str, float]:
+        """CPU limit of each service (key -> cores), for the CPU trigger."""
+        return {s.key: s.resources.limits.millicores / 1000 for s in self.settings.services}
 
     def _render(self, template: str, colour: str) -> str:
         return render(
             template,
             colour=colour,
             namespace=self.settings.namespace,
-            services=self.settings.services,
+            services=self._services,
             rate_window=self.queries.rate_window,
         )
 
@@ -61,14 +72,14 @@ class Gate:
             TriggerSpec(
                 "latency",
                 self._render(self.queries.latency_p95, colour),
-                None if baseline is None else rb.latency_ratio.threshold * baseline,
+                None if baseline is None else rb.latency.ratio * baseline,
                 ">",
-                rb.latency_ratio.window_seconds,
+                rb.latency.window_seconds,
                 missing_reason="no baseline p95 latency on the active colour",
             ),
             TriggerSpec(
                 "cpu",
-                self._render(self.queries.cpu or cpu_query(self.settings.cpu_limits), colour),
+                self._render(self.queries.cpu or cpu_query(self._cpu_limits), colour),
                 rb.cpu.threshold,
                 ">",
                 rb.cpu.window_seconds,
@@ -78,7 +89,7 @@ class Gate:
                 self._render(self.queries.health, colour),
                 1.0,
                 "<",
-                rb.health_window_seconds,
+                self.health_window,
             ),
         ]
         specs.extend(
@@ -90,7 +101,7 @@ class Gate:
                 c.window_seconds,
                 metric=f"custom:{c.name}",
             )
-            for c in rb.custom
+            for c in rb.custom_triggers
         )
         return tuple(s for s in specs if s.name not in self.skip)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import requests
 
-from kgot_rollout._settings import NotificationSettings
+from components.settings import PlatformSettings
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
@@ -25,7 +25,8 @@ _PAGES = {ROLLBACK: "critical", BREACH: "critical", HELD: "warning"}
 
 @dataclass
 class Notifier:
-    settings: NotificationSettings
+    # Only its secret slackWebhookUrl and pagerdutyIntegrationKey are read.
+    settings: PlatformSettings
     source: str
     pagerduty_url: str = PAGERDUTY_EVENTS_URL
     timeout: float = 5.0
@@ -35,13 +36,15 @@ class Notifier:
         self, kind: str, summary: str, *, dedup_key: str, details: Mapping[str, object]
     ) -> None:
         """Send to every configured receiver; failures are reported, never raised."""
-        if self.settings.slack_webhook_url:
+        webhook = self.settings.slack_webhook_url
+        routing_key = self.settings.pagerduty_integration_key
+        if webhook is not None:
             emoji = {ROLLBACK: ":rotating_light:", BREACH: ":warning:", HELD: ":pause_button:"}
             text = f"{emoji.get(kind, ':white_check_mark:')} {summary}"
-            self._post("Slack", self.settings.slack_webhook_url, {"text": text})
-        if self.settings.pagerduty_routing_key:
+            self._post("Slack", webhook.value, {"text": text})
+        if routing_key is not None:
             event: dict[str, object] = {
-                "routing_key": self.settings.pagerduty_routing_key,
+                "routing_key": routing_key.value,
                 "dedup_key": dedup_key,
             }
             if kind in _PAGES:

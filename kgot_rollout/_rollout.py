@@ -14,13 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from components.settings import PlatformSettings, SettingsError, parse_settings
 from kgot_rollout._console import Console, bar
 from kgot_rollout._engine import Engine, describe_steps, unsafe_changes
 from kgot_rollout._exceptions import RefusedError, RolloutError, StackLockedError
 from kgot_rollout._gate import Gate
 from kgot_rollout._journal import Journal, Rollout, new_rollout_id
 from kgot_rollout._notify import BREACH, FINISHED, HELD, ROLLBACK, Notifier
-from kgot_rollout._settings import RolloutSettings, load_settings
 from kgot_rollout._triggers import GateResult, Status, TriggerSpec
 from kgot_rollout._types import Colour, ExitCode, TrafficState, other_colour, state_for_weight
 
@@ -89,25 +89,26 @@ class Rollouts:
     journal: Journal
     console: Console
     notifier: Notifier | None = None
-    notifier_factory: Callable[[RolloutSettings], Notifier] | None = None
-    gate_factory: Callable[[RolloutSettings], Gate] | None = None
+    notifier_factory: Callable[[PlatformSettings], Notifier] | None = None
+    gate_factory: Callable[[PlatformSettings], Gate] | None = None
     clock: Clock = field(default_factory=SystemClock)
     policy: HoldPolicy = field(default_factory=HoldPolicy)
     allow_non_routing: bool = False
     freeze: bool = False
-    after_rollout: Callable[[RolloutSettings], None] | None = None
-    health_window: float = 30.0
+    after_rollout: Callable[[PlatformSettings], None] | None = None
     # After a rollback, scale the failed colour to standbyReplicas instead of
     # leaving it running at full size for inspection.
     scale_failed: bool = False
 
     # -- reading -------------------------------------------------------------------
-    def settings(self) -> RolloutSettings:
-        return load_settings(
-            self.engine.get_config(), self.engine.stack, health_window=self.health_window
-        )
+    def settings(self) -> PlatformSettings:
+        """The stack's config, or RefusedError (nothing changed) when it is not deployable."""
+        try:
+            return parse_settings(self.engine.get_config(), self.engine.stack)
+        except SettingsError as exc:
+            raise RefusedError(str(exc)) from exc
 
-    def _gate(self, settings: RolloutSettings) -> Gate:
+    def _gate(self, settings: PlatformSettings) -> Gate:
         if self.gate_factory is None:
             raise RefusedError("no Prometheus configured: pass --prometheus URL")
         return self.gate_factory(settings)
@@ -221,7 +222,7 @@ class Rollouts:
     # -- shift -----------------------------------------------------------------------
     def shift(self, target: Colour, steps: Sequence[int]) -> Outcome:
         settings = self.settings()
-        state = settings.traffic
+        state = TrafficState.of(settings.traffic)
         if state.active == target and state.standby_weight == 0:
             return Outcome(ExitCode.DONE, f"{target} already has all traffic; nothing to do")
         if state.active == target:
@@ -229,7 +230,7 @@ class Rollouts:
                 f"traffic is split {state.describe()} towards {state.standby}; "
                 f"roll back first (kgot-rollout rollback) before shifting to {target}"
             )
-        if settings.routing == "selector" and list(steps) != [100]:
+        if settings.traffic_routing == "selector" and list(steps) != [100]:
             raise RefusedError(
                 f"--steps {','.join(map(str, steps))}: stack {settings.stack} uses "
                 "trafficRouting selector, which cannot split traffic; allowed: --steps 100"
@@ -256,12 +257,12 @@ class Rollouts:
             steps=list(steps),
             from_weight=state.standby_weight,
             baseline_p95=baseline,
-            versions=dict(settings.versions),
+            versions={"blue": settings.blue_version, "green": settings.green_version},
             status="running",
         )
         self.journal.log(
             f"{'resuming' if resumed else 'starting'} shift {source} -> {target} "
-            f"({settings.versions[source]} -> {settings.versions[target]}) "
+            f"({settings.traffic.version_of(source)} -> {settings.traffic.version_of(target)}) "
             f"steps {','.join(map(str, remaining))}",
             rollout=rollout_id,
             baseline_p95=baseline if baseline is not None else "none",
@@ -274,7 +275,7 @@ class Rollouts:
 
     def _run_steps(
         self,
-        settings: RolloutSettings,
+        settings: PlatformSettings,
         gate: Gate,
         specs: tuple[TriggerSpec, ...],
         source: Colour,
@@ -283,13 +284,13 @@ class Rollouts:
         rollout_id: str,
         kind: str = "shift",
     ) -> Outcome:
-        current = settings.traffic
+        current = TrafficState.of(settings.traffic)
         since: float | None = None
         for index, weight in enumerate(steps, start=1):
             after = state_for_weight(source, target, weight)
             label = f"[{index}/{len(steps)}]"
             if index > 1:
-                live = self.settings().traffic
+                live = TrafficState.of(self.settings().traffic)
                 if live != current:
                     # Someone rolled back or flipped by hand while this step held.
                     message = (
@@ -334,7 +335,7 @@ class Rollouts:
 
     def _on_failed_gate(
         self,
-        settings: RolloutSettings,
+        settings: PlatformSettings,
         held: HoldResult,
         current: TrafficState,
         source: Colour,
@@ -425,7 +426,7 @@ class Rollouts:
     # -- promote ---------------------------------------------------------------------
     def promote(self) -> Outcome:
         settings = self.settings()
-        state = settings.traffic
+        state = TrafficState.of(settings.traffic)
         if state.standby_weight == 0:
             raise RefusedError(
                 f"nothing to promote: {state.describe()} (no shift in progress); "
@@ -453,7 +454,7 @@ class Rollouts:
     # -- rollback --------------------------------------------------------------------
     def rollback(self, *, reason: str, to: Colour | None = None) -> Outcome:
         settings = self.settings()
-        state = settings.traffic
+        state = TrafficState.of(settings.traffic)
         if to is not None:
             wanted = TrafficState(to, 0)
         elif state.standby_weight > 0:
@@ -484,7 +485,7 @@ class Rollouts:
 
     def _rollback_routing(
         self,
-        settings: RolloutSettings,
+        settings: PlatformSettings,
         before: TrafficState,
         after: TrafficState,
         trigger: str,
@@ -553,7 +554,7 @@ class Rollouts:
             self._scale_failed(settings, other_colour(after.active), rollout_id)
         return restored
 
-    def _scale_failed(self, settings: RolloutSettings, failed: Colour, rollout_id: str) -> None:
+    def _scale_failed(self, settings: PlatformSettings, failed: Colour, rollout_id: str) -> None:
         """After routing is restored: the failed colour to ``standbyReplicas``."""
         if settings.standby_replicas is None:
             self.journal.log(
@@ -580,7 +581,7 @@ class Rollouts:
     # -- watch -----------------------------------------------------------------------
     def watch(self, window: float | None = None) -> Outcome:
         settings = self.settings()
-        state = settings.traffic
+        state = TrafficState.of(settings.traffic)
         colour = state.active
         gate = self._gate(settings)
         last = self.journal.last_rollout()
@@ -629,7 +630,7 @@ class Rollouts:
     # -- endings ---------------------------------------------------------------------
     def _finish(
         self,
-        settings: RolloutSettings,
+        settings: PlatformSettings,
         rollout_id: str,
         kind: str,
         status: str,

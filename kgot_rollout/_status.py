@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from components.settings import parse_traffic
 from kgot_rollout._journal import Journal
 from kgot_rollout._rollout import Rollouts
-from kgot_rollout._settings import parse_traffic
+from kgot_rollout._types import TrafficState
 
 
 def _when(at: float | None) -> str:
@@ -18,13 +19,13 @@ def _when(at: float | None) -> str:
 
 def status_data(rollouts: Rollouts, journal: Journal) -> dict[str, object]:
     settings = rollouts.settings()
-    traffic = settings.traffic
+    traffic = TrafficState.of(settings.traffic)
     applied = rollouts.engine.last_update()
     applied_state: dict[str, object] | None = None
     in_sync = False
     if applied is not None:
         try:
-            applied_traffic = parse_traffic(dict(applied.config))
+            applied_traffic = TrafficState.of(parse_traffic(applied.config, settings.stack))
             applied_state = {
                 "result": applied.result,
                 "version": applied.version,
@@ -45,7 +46,7 @@ def status_data(rollouts: Rollouts, journal: Journal) -> dict[str, object]:
             traffic.active: 100 - traffic.standby_weight,
             traffic.standby: traffic.standby_weight,
         },
-        "versions": dict(settings.versions),
+        "versions": {"blue": settings.blue_version, "green": settings.green_version},
         "standbyReplicas": settings.standby_replicas,
         "lastUpdate": applied_state,
         "inSync": in_sync,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from components.settings import Color
+from components.settings import Color, TrafficSettings
 
 # The program's colours (stack config's activeColor), in the rollout's words.
 Colour = Color
@@ -39,6 +39,10 @@ class TrafficState:
 
     active: Colour
     standby_weight: int
+
+    @classmethod
+    def of(cls, traffic: TrafficSettings) -> TrafficState:
+        return cls(active=traffic.active_color, standby_weight=traffic.standby_weight)
 
     @property
     def standby(self) -> Colour:

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from components.settings import PlatformSettings
 from kgot_rollout import __version__
 from kgot_rollout._console import Console
 from kgot_rollout._engine import Engine
@@ -23,7 +24,6 @@ from kgot_rollout._notify import PAGERDUTY_EVENTS_URL, Notifier
 from kgot_rollout._prometheus import MetricsSource, PrometheusClient
 from kgot_rollout._queries import QuerySet
 from kgot_rollout._rollout import Clock, HoldPolicy, Outcome, Rollouts, SystemClock, parse_steps
-from kgot_rollout._settings import RolloutSettings
 from kgot_rollout._types import ExitCode, parse_colour
 
 EXIT_CODES = """\
@@ -300,16 +300,17 @@ def _rollouts(
         queries = QuerySet(**{**queries.__dict__, "rate_window": args.rate_window})
     metrics_factory = deps.metrics or _default_metrics
 
-    def gate_factory(settings: RolloutSettings) -> Gate:
+    def gate_factory(settings: PlatformSettings) -> Gate:
         return Gate(
             metrics_factory(args),
             settings,
             queries,
             step=max(args.interval, 1.0),
             skip=tuple(args.skip_trigger),
+            health_window=args.health_window,
         )
 
-    def after_rollout(settings: RolloutSettings) -> None:
+    def after_rollout(settings: PlatformSettings) -> None:
         analysed = journal.last_rollout(kinds=("shift", "promote", "watch"))
         samples = journal.samples(analysed.id) if analysed else []
         registry = build_registry(settings.environment, journal.rollouts(), samples)
@@ -317,9 +318,9 @@ def _rollouts(
         if args.pushgateway:
             push(args.pushgateway, settings.stack, registry)
 
-    def notifier_for(settings: RolloutSettings) -> Notifier:
+    def notifier_for(settings: PlatformSettings) -> Notifier:
         return Notifier(
-            settings.notifications,
+            settings,
             source=f"kgot-rollout/{settings.stack}",
             pagerduty_url=os.environ.get("KGOT_PAGERDUTY_EVENTS_URL", PAGERDUTY_EVENTS_URL),
             warn=lambda message: journal.log(message, level="WARNING"),
@@ -340,7 +341,6 @@ def _rollouts(
         freeze=getattr(args, "freeze", False),
         after_rollout=after_rollout,
         notifier_factory=notifier_for,
-        health_window=args.health_window,
         scale_failed=args.scale_failed,
     )
 

@@ -62,7 +62,7 @@ class RoutedEngine:
     def stack(self) -> str:
         return self._engine.stack
 
-    def get_config(self) -> dict[str, str]:
+    def get_config(self) -> Mapping[str, object]:
         return self._engine.get_config()
 
     def set_config(self, values: Mapping[str, str]) -> None:
@@ -75,7 +75,7 @@ class RoutedEngine:
         result = self._engine.up(message=message, target=target)
         self.ups.append(list(target or []))
         config = self._engine.get_config()
-        active, weight = config["activeColor"], int(config["standbyWeight"])
+        active, weight = config["activeColor"], int(str(config["standbyWeight"]))
         for colour, service in self._colours.items():
             service.set(weight=100 - weight if colour == active else weight)
         return result
@@ -169,7 +169,7 @@ def rollout(
     engine = RoutedEngine(AutomationEngine(STACK, project_dir, env_vars=env), colours)
     config = engine.get_config()
     for colour, service in colours.items():
-        weight = int(config["standbyWeight"])
+        weight = int(str(config["standbyWeight"]))
         service.set(weight=100 - weight if colour == config["activeColor"] else weight)
     active = config["activeColor"]
     prometheus.wait_for(f'sum(rate(http_requests_total{{color="{active}"}}[5s]))')

@@ -149,7 +149,8 @@ def run_check(
         settings.service("graph_store"),
         "green" if color == "green" else "blue",
         "kgot-staging",
-        CheckSettings(enabled=True, timeout_seconds=2, interval_seconds=1),
+        # Below the 10 s a stack may set, so the failing cases end fast.
+        CheckSettings.model_construct(enabled=True, timeout_seconds=2, interval_seconds=1),
     )
     env = {
         **os.environ,

@@ -95,9 +95,7 @@ def test_secrets_never_show_in_repr() -> None:
     raw = stack_raw()
     raw["slackWebhookUrl"] = "https://hooks.slack.com/services/T000/B000/XXXX"
     settings = parse(raw)
-    assert settings.alerting.slack_webhook_url == Secret(
-        "https://hooks.slack.com/services/T000/B000/XXXX"
-    )
+    assert settings.slack_webhook_url == Secret("https://hooks.slack.com/services/T000/B000/XXXX")
     assert "hooks.slack.com" not in repr(settings)
 
 

@@ -1,0 +1,93 @@
+"""Stack config of kgot-platform: one set of pydantic models for every reader.
+
+The Pulumi program calls `load()` (the only reader of `pulumi.Config`); the
+rollout tool and the policy-config bridge call `parse_settings()` on what the
+Automation API or a `Pulumi.<stack>.yaml` gives them. A bad value is one
+`SettingsError` naming every bad key, its value (`[secret]` for secrets) and
+what is allowed, raised before the program registers any resource.
+
+Modules: `_types` (what a value may be), `_service`, `_triggers`, `_stack`
+and `_platform` (the models), `_errors` (the wording), `_reading` and
+`_program` (where config comes from), `schema` (JSON Schema, README reference).
+"""
+
+from components.settings._errors import SettingsError
+from components.settings._platform import PlatformSettings, TrafficConfig, TrafficSettings
+from components.settings._program import check_image_build, load
+from components.settings._reading import (
+    SECRET_KEYS,
+    TOP_LEVEL_KEYS,
+    parse_settings,
+    parse_traffic,
+    read_stack_file,
+)
+from components.settings._service import ComputeResources, ServiceResources, ServiceSettings
+from components.settings._stack import (
+    AlertingSettings,
+    BuildContext,
+    CheckSettings,
+    EdgeSettings,
+    ImageSettings,
+    MonitoringSettings,
+)
+from components.settings._triggers import (
+    CpuTrigger,
+    CustomTrigger,
+    ErrorRateTrigger,
+    LatencyTrigger,
+    RollbackTriggers,
+    SecurityThresholds,
+)
+from components.settings._types import (
+    BUILTIN_TRIGGERS,
+    COLORS,
+    PROJECT,
+    Color,
+    Comparison,
+    Environment,
+    Secret,
+    TrafficRouting,
+    cpu_millicores,
+    kubernetes_name,
+    memory_bytes,
+)
+
+__all__ = [
+    "BUILTIN_TRIGGERS",
+    "COLORS",
+    "PROJECT",
+    "SECRET_KEYS",
+    "TOP_LEVEL_KEYS",
+    "AlertingSettings",
+    "BuildContext",
+    "CheckSettings",
+    "Color",
+    "Comparison",
+    "ComputeResources",
+    "CpuTrigger",
+    "CustomTrigger",
+    "EdgeSettings",
+    "Environment",
+    "ErrorRateTrigger",
+    "ImageSettings",
+    "LatencyTrigger",
+    "MonitoringSettings",
+    "PlatformSettings",
+    "RollbackTriggers",
+    "Secret",
+    "SecurityThresholds",
+    "ServiceResources",
+    "ServiceSettings",
+    "SettingsError",
+    "TrafficConfig",
+    "TrafficRouting",
+    "TrafficSettings",
+    "check_image_build",
+    "cpu_millicores",
+    "kubernetes_name",
+    "load",
+    "memory_bytes",
+    "parse_settings",
+    "parse_traffic",
+    "read_stack_file",
+]

@@ -1,0 +1,102 @@
+"""`rollback` (the rollout tool's triggers) and `security` (the policy pack's thresholds).
+
+Every key has the default the README documents, so `rollback: {onBreach:
+freeze}` or `errorRate: {threshold: 0.02}` keep the rest as documented.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from components.settings._errors import config_error
+from components.settings._types import (
+    FRAMEWORKS,
+    Comparison,
+    ConfigModel,
+    Framework,
+    NonEmpty,
+    Number,
+    Severity,
+    TriggerName,
+)
+
+Window = Annotated[int, Field(ge=10, le=86_400)]
+Share = Annotated[Number, Field(gt=0.0, le=1.0)]
+
+
+class ErrorRateTrigger(ConfigModel):
+    threshold: Share = Field(default=0.05, description="5xx share of requests")
+    window_seconds: Window = 120
+
+
+class LatencyTrigger(ConfigModel):
+    ratio: Annotated[Number, Field(gt=1.0, le=100.0)] = Field(
+        default=2.0, description="p95 of the colour under test / p95 of the active colour"
+    )
+    window_seconds: Window = 180
+
+
+class CpuTrigger(ConfigModel):
+    threshold: Share = Field(default=0.85, description="CPU used / the service's CPU limit")
+    window_seconds: Window = 300
+
+
+class CustomTrigger(ConfigModel):
+    name: TriggerName
+    query: Annotated[NonEmpty, Field(description="PromQL, evaluated by the rollout tool")]
+    threshold: Number
+    comparison: Comparison = Field(description="breach when `<query> <comparison> <threshold>`")
+    window_seconds: Window
+
+
+class RollbackTriggers(ConfigModel):
+    """When the rollout tool rolls back (or freezes) a shift."""
+
+    error_rate: ErrorRateTrigger = Field(default_factory=ErrorRateTrigger)
+    latency: LatencyTrigger = Field(default_factory=LatencyTrigger)
+    cpu: CpuTrigger = Field(default_factory=CpuTrigger)
+    monitoring_window_seconds: Annotated[int, Field(ge=30, le=86_400)] = Field(
+        default=300, description="how long `kgot-rollout watch` watches"
+    )
+    on_missing_data: Literal["hold", "rollback"] = "hold"
+    on_breach: Literal["rollback", "freeze"] = "rollback"
+    custom_triggers: tuple[CustomTrigger, ...] = Field(
+        default=(), description="`$colour`, `$namespace`, `$services`, `$rate` are substituted"
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> RollbackTriggers:
+        seen: set[str] = set()
+        for index, trigger in enumerate(self.custom_triggers):
+            if trigger.name in seen:
+                raise config_error(
+                    ("customTriggers", index, "name"),
+                    trigger.name,
+                    "a name no other custom trigger uses",
+                )
+            seen.add(trigger.name)
+        return self
+
+
+class SecurityThresholds(ConfigModel):
+    """Thresholds of the policy pack (through the policy-config bridge)."""
+
+    severity_threshold: Severity = Field(
+        default="MEDIUM", description="lowest severity the vulnerability gate counts"
+    )
+    max_critical: Annotated[int, Field(ge=0)] = 0
+    max_high: Annotated[int, Field(ge=0)] = 5
+    frameworks: tuple[Framework, ...] = Field(
+        default=FRAMEWORKS, min_length=1, description="frameworks the compliance score covers"
+    )
+    minimum_score: Annotated[Number, Field(ge=0.0, le=1.0)] = 0.8
+
+    @field_validator("frameworks")
+    @classmethod
+    def _once_each(cls, frameworks: tuple[Framework, ...]) -> tuple[Framework, ...]:
+        for index, framework in enumerate(frameworks):
+            if framework in frameworks[:index]:
+                raise config_error((index,), framework, "each framework once")
+        return frameworks
