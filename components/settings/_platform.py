@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Self
 
-from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, ValidationInfo, model_validator
 
 from components.labels import ALERTMANAGER, ALERTMANAGER_PEERS, GRAFANA, PROMETHEUS
 from components.settings._errors import config_error
@@ -38,9 +38,20 @@ MONITORING_NAMES = (PROMETHEUS, ALERTMANAGER, GRAFANA, ALERTMANAGER_PEERS)
 NAME_SUFFIXES = ("blue", "green", "preview", "canary")
 HOSTNAME_MAX = 253
 
+
+def _web_url(url: Secret) -> Secret:
+    if not url.value.startswith(("https://", "http://")):
+        raise ValueError("not a URL")
+    return url
+
+
 SlackWebhook = Annotated[
     Secret,
-    Allowed("a secret https:// URL (pulumi config set --secret slackWebhookUrl https://...)"),
+    AfterValidator(_web_url),
+    Allowed(
+        "a secret URL such as https://hooks.slack.com/services/... "
+        "(pulumi config set --secret slackWebhookUrl ...)"
+    ),
 ]
 
 

@@ -8,6 +8,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from components.settings._errors import config_error
 from components.settings._types import (
+    Allowed,
     ConfigModel,
     Cpu,
     Digest,
@@ -25,8 +26,8 @@ from components.settings._types import (
 class ComputeResources(ConfigModel):
     """CPU and memory as Kubernetes quantities, with their numeric values."""
 
-    cpu: Cpu
-    memory: Memory
+    cpu: Cpu = Field(description="limits at least the requests")
+    memory: Memory = Field(description="limits at least the requests")
 
     @property
     def millicores(self) -> int:
@@ -56,8 +57,8 @@ class ServiceResources(ConfigModel):
 
 
 class HealthPaths(ConfigModel):
-    readiness: HttpPath
-    liveness: HttpPath
+    readiness: HttpPath = Field(description="readiness probe (and post-deploy check) path")
+    liveness: HttpPath = Field(description="liveness probe path, not the readiness one")
 
     @model_validator(mode="after")
     def _different_paths(self) -> HealthPaths:
@@ -86,7 +87,9 @@ class ServiceSettings(ConfigModel):
     )
     metrics_path: HttpPath = Field(default="/metrics", description="where Prometheus scrapes")
     public: bool = Field(default=False, description="reachable through the edge (Gateway/Ingress)")
-    digests: dict[ImageTag, Digest] = Field(
+    digests: Annotated[
+        dict[ImageTag, Digest], Allowed("an object: version tag -> sha256:<64 hex digits>")
+    ] = Field(
         default_factory=dict,
         description="version -> digest of the released image; the Deployment then runs "
         "`<image>:<version>@<digest>`",

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from components.settings._errors import config_error
 from components.settings._types import (
+    Allowed,
     ConfigModel,
     DnsLabel,
     Domain,
@@ -29,8 +30,12 @@ class EdgeSettings(ConfigModel):
     """How public services are reached from outside the namespace."""
 
     domain: Domain = Field(default="kgot.example.com", description="hosts are `<svc>.<domain>`")
-    gateway_class_name: DnsLabel = "kgot-platform"
-    ingress_class_name: DnsLabel = "nginx"
+    gateway_class_name: DnsLabel = Field(
+        default="kgot-platform", description="GatewayClass of the Gateway `kgot-platform`"
+    )
+    ingress_class_name: DnsLabel = Field(
+        default="nginx", description="IngressClass of the Ingresses (trafficRouting ingress)"
+    )
     tls_secret_name: DnsLabel = Field(
         default="kgot-platform-tls", description="issued outside the program"
     )
@@ -44,7 +49,9 @@ class EdgeSettings(ConfigModel):
 
 
 class AlertingSettings(ConfigModel):
-    slack_channel: SlackChannel = "#kgot-alerts"
+    slack_channel: SlackChannel = Field(
+        default="#kgot-alerts", description="channel of the Slack receiver (slackWebhookUrl)"
+    )
 
 
 # Pinned by digest (the multi-platform index of each tag): production admits
@@ -64,11 +71,13 @@ GRAFANA_IMAGE = (
 
 
 class MonitoringSettings(ConfigModel):
-    prometheus_image: ImageRef = PROMETHEUS_IMAGE
-    alertmanager_image: ImageRef = ALERTMANAGER_IMAGE
-    grafana_image: ImageRef = GRAFANA_IMAGE
-    retention: Duration = "15d"
-    scrape_interval: Duration = "15s"
+    prometheus_image: ImageRef = Field(default=PROMETHEUS_IMAGE, description="pinned by digest")
+    alertmanager_image: ImageRef = Field(default=ALERTMANAGER_IMAGE, description="pinned by digest")
+    grafana_image: ImageRef = Field(default=GRAFANA_IMAGE, description="pinned by digest")
+    retention: Duration = Field(default="15d", description="how long Prometheus keeps samples")
+    scrape_interval: Duration = Field(
+        default="15s", description="how often Prometheus scrapes the services"
+    )
     replicas: Annotated[int, Field(ge=1, le=5)] = Field(
         default=1,
         description="of each of Prometheus, Alertmanager (clustered) and Grafana",
@@ -86,8 +95,12 @@ class BuildContext(ConfigModel):
 
 
 class RegistrySettings(ConfigModel):
-    server: Registry | None = None
-    username: NonEmpty | None = None
+    server: Registry | None = Field(
+        default=None, description="where images are pushed; required with build"
+    )
+    username: NonEmpty | None = Field(
+        default=None, description="who pushes (password: registryPassword); required with build"
+    )
 
 
 class ImageSettings(ConfigModel):
@@ -101,10 +114,11 @@ class ImageSettings(ConfigModel):
         description="the version the build contexts hold; colours running it get the digest",
     )
     registry: RegistrySettings | None = None
-    platform: Platform = "linux/amd64"
-    contexts: dict[ServiceKey, BuildContext] = Field(
-        default_factory=dict, description="service key -> where its image is built from"
-    )
+    platform: Platform = Field(default="linux/amd64", description="platform images are built for")
+    contexts: Annotated[
+        dict[ServiceKey, BuildContext],
+        Allowed("an object: service key -> {context, dockerfile, target}"),
+    ] = Field(default_factory=dict, description="service key -> where its image is built from")
 
     @property
     def registry_server(self) -> str | None:
@@ -159,8 +173,10 @@ class ImageSettings(ConfigModel):
 class CheckSettings(ConfigModel):
     """Post-deploy health checks of each colour through the Service that selects it."""
 
-    enabled: bool = False
-    timeout_seconds: Annotated[int, Field(ge=10, le=3600)] = 120
+    enabled: bool = Field(default=False, description="check each colour after its rollout")
+    timeout_seconds: Annotated[int, Field(ge=10, le=3600)] = Field(
+        default=120, description="how long a check retries before it fails the update"
+    )
     interval_seconds: Annotated[int, Field(ge=1, le=3600)] = Field(
         default=5, description="at most timeoutSeconds"
     )

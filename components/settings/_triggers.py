@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from components.settings._errors import config_error
 from components.settings._types import (
     FRAMEWORKS,
+    Allowed,
     Comparison,
     ConfigModel,
     Framework,
@@ -22,7 +23,11 @@ from components.settings._types import (
     TriggerName,
 )
 
-Window = Annotated[int, Field(ge=10, le=86_400)]
+# A trigger breaches when its condition holds for the whole window (an alert's
+# `for:`); the Prometheus recording rules use the same windows.
+Window = Annotated[
+    int, Field(ge=10, le=86_400, description="breached when the condition holds this long")
+]
 Share = Annotated[Number, Field(gt=0.0, le=1.0)]
 
 
@@ -44,9 +49,9 @@ class CpuTrigger(ConfigModel):
 
 
 class CustomTrigger(ConfigModel):
-    name: TriggerName
+    name: TriggerName = Field(description="the trigger's name in logs, metrics and --skip-trigger")
     query: Annotated[NonEmpty, Field(description="PromQL, evaluated by the rollout tool")]
-    threshold: Number
+    threshold: Number = Field(description="compared with the query's value")
     comparison: Comparison = Field(description="breach when `<query> <comparison> <threshold>`")
     window_seconds: Window
 
@@ -60,9 +65,16 @@ class RollbackTriggers(ConfigModel):
     monitoring_window_seconds: Annotated[int, Field(ge=30, le=86_400)] = Field(
         default=300, description="how long `kgot-rollout watch` watches"
     )
-    on_missing_data: Literal["hold", "rollback"] = "hold"
-    on_breach: Literal["rollback", "freeze"] = "rollback"
-    custom_triggers: tuple[CustomTrigger, ...] = Field(
+    on_missing_data: Literal["hold", "rollback"] = Field(
+        default="hold", description="what data missing past --missing-data-timeout does"
+    )
+    on_breach: Literal["rollback", "freeze"] = Field(
+        default="rollback", description="freeze: stop shifting and alert, never roll back"
+    )
+    custom_triggers: Annotated[
+        tuple[CustomTrigger, ...],
+        Allowed("a list of triggers {name, query, threshold, comparison, windowSeconds}"),
+    ] = Field(
         default=(), description="`$colour`, `$namespace`, `$services`, `$rate` are substituted"
     )
 
@@ -86,12 +98,18 @@ class SecurityThresholds(ConfigModel):
     severity_threshold: Severity = Field(
         default="MEDIUM", description="lowest severity the vulnerability gate counts"
     )
-    max_critical: Annotated[int, Field(ge=0)] = 0
-    max_high: Annotated[int, Field(ge=0)] = 5
+    max_critical: Annotated[int, Field(ge=0)] = Field(
+        default=0, description="critical vulnerabilities the gate lets through"
+    )
+    max_high: Annotated[int, Field(ge=0)] = Field(
+        default=5, description="high vulnerabilities the gate lets through"
+    )
     frameworks: tuple[Framework, ...] = Field(
         default=FRAMEWORKS, min_length=1, description="frameworks the compliance score covers"
     )
-    minimum_score: Annotated[Number, Field(ge=0.0, le=1.0)] = 0.8
+    minimum_score: Annotated[Number, Field(ge=0.0, le=1.0)] = Field(
+        default=0.8, description="share of each framework's controls with no violation"
+    )
 
     @field_validator("frameworks")
     @classmethod

@@ -5,8 +5,11 @@
     pulumi preview --stack production --policy-pack policies \
         --policy-pack-config pack-config.json
 
-The stack file is read through components.settings, so the bridge rejects
-exactly the config the program rejects.
+The stack file is read by the program's own models (components.settings,
+installed in the project's venv with the program), so the bridge refuses
+exactly the config the program refuses, in the same words, and never shows a
+secret. It runs in the project's venv, not in the pack's: the pack itself
+never imports this module.
 """
 
 from __future__ import annotations
@@ -18,18 +21,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from components.settings import SecurityThresholds, SettingsError, parse_settings, read_stack_file
+
 
 def pack_config(
     environment: str,
-    security: Any,
+    security: SecurityThresholds,
     trivy_reports: Sequence[str] = (),
     verified_digests_file: str | None = None,
     require_signed_images: bool = False,
 ) -> dict[str, Any]:
-    """The --policy-pack-config document for one stack.
-
-    security is components.settings.SecurityThresholds.
-    """
+    """The --policy-pack-config document for one stack."""
     images: dict[str, Any] = {"environment": environment}
     if require_signed_images:
         images["requireSignedImages"] = True
@@ -78,18 +80,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-o", "--output", help="write here instead of stdout")
     options = parser.parse_args(argv)
 
-    project = Path(options.project_dir).resolve()
-    # components/ sits beside policies/ in the project; make it importable
-    # when the bridge runs from the pack directory.
-    sys.path.insert(0, str(project))
-    from components.settings import SettingsError, parse_settings, read_stack_file
-
+    project = Path(options.project_dir)
+    if not project.is_dir():
+        return _refuse(f"--project-dir {project}: not a folder; allowed: the project's folder")
     path = project / f"Pulumi.{options.stack}.yaml"
     try:
-        settings = parse_settings(read_stack_file(path), options.stack)
-    except (OSError, SettingsError) as error:
-        print(f"stack_config: {path}: {error}", file=sys.stderr)
-        return 2
+        raw = read_stack_file(path)
+    except SettingsError as error:
+        return _refuse(str(error))  # names the file
+    try:
+        settings = parse_settings(raw, options.stack)
+    except SettingsError as error:
+        return _refuse(f"{path}: {error}")
     document = pack_config(
         settings.environment,
         settings.security,
@@ -98,11 +100,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         options.require_signed_images,
     )
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
-    if options.output:
-        Path(options.output).write_text(text, encoding="utf-8")
-    else:
+    if not options.output:
         sys.stdout.write(text)
+        return 0
+    try:
+        Path(options.output).write_text(text, encoding="utf-8")
+    except OSError as error:
+        return _refuse(
+            f"-o {options.output}: cannot write it ({error.strerror or error}); "
+            "allowed: a file path in an existing, writable folder"
+        )
     return 0
+
+
+def _refuse(message: str) -> int:
+    print(f"stack_config: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from kgot_policies.stack_config import pack_config
 from policy_fixtures import DIGEST, as_resources, obj, platform_objects, pod_spec_of
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
+from components.settings import SecurityThresholds
+
 pytestmark = pytest.mark.policies
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT.parent / "shared" / "POLICY_RULES.md"
@@ -153,16 +155,19 @@ def test_resource_and_stack_policies_are_both_present() -> None:
     assert kinds == {ResourceValidationPolicy, StackValidationPolicy}
 
 
-class _Security:
-    severity_threshold = "HIGH"
-    max_critical = 1
-    max_high = 3
-    frameworks = ("CIS", "SOC2")
-    minimum_score = 0.9
+SECURITY = SecurityThresholds.model_validate(
+    {
+        "severityThreshold": "HIGH",
+        "maxCritical": 1,
+        "maxHigh": 3,
+        "frameworks": ["CIS", "SOC2"],
+        "minimumScore": 0.9,
+    }
+)
 
 
 def test_stack_security_settings_become_pack_config() -> None:
-    document = pack_config("production", _Security(), ["trivy/"], "verified.txt", True)
+    document = pack_config("production", SECURITY, ["trivy/"], "verified.txt", True)
     gate = document["vulnerability-thresholds"]
     assert gate == {
         "enabled": True,

@@ -24,6 +24,8 @@ from kgot_policies.stack_config import pack_config
 from policy_fixtures import TYPE, full_pod_spec, platform_objects, pod_spec_of, workload
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, plugin_pb2
 
+from components.settings import SecurityThresholds
+
 pytestmark = pytest.mark.policies
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_SIG = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}
@@ -159,12 +161,10 @@ def test_stack_policies_run_over_the_platform(analyzer: analyzer_pb2_grpc.Analyz
 def test_config_from_the_bridge_is_accepted_and_applied(
     analyzer: analyzer_pb2_grpc.AnalyzerStub, tmp_path: Path
 ) -> None:
-    class Security:
-        severity_threshold, max_critical, max_high = "MEDIUM", 0, 5
-        frameworks, minimum_score = ("CIS", "NIST", "SOC2"), 0.8
-
     missing = tmp_path / "absent.json"
-    document = json.loads(json.dumps(pack_config("production", Security(), [str(missing)])))
+    # The documented defaults: MEDIUM, 0, 5, all three frameworks, 0.8.
+    security = SecurityThresholds()
+    document = json.loads(json.dumps(pack_config("production", security, [str(missing)])))
     _configure(analyzer, document)
     try:
         response = analyzer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[]))

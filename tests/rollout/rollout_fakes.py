@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.settings import read_stack_file
+from components.settings import Secret, read_stack_file
 from kgot_rollout._engine import AppliedUpdate, PreviewReport, ResourceStep
 from kgot_rollout._exceptions import StackLockedError
 from kgot_rollout._queries import QuerySet
@@ -60,6 +60,8 @@ class FakeEngine:
     fail_up: bool = False
     on_up: Callable[[Mapping[str, str]], None] | None = None
     applied: dict[str, str] = field(default_factory=dict)
+    # Values set with --secret: the Automation API marks them, so they arrive as Secret.
+    secure: dict[str, Secret] = field(default_factory=dict)
 
     @classmethod
     def for_config(cls, raw: Mapping[str, object], **kwargs: object) -> FakeEngine:
@@ -68,8 +70,8 @@ class FakeEngine:
         engine.applied = dict(config)
         return engine
 
-    def get_config(self) -> dict[str, str]:
-        return dict(self.config)
+    def get_config(self) -> dict[str, object]:
+        return {**self.config, **self.secure}
 
     def set_config(self, values: Mapping[str, str]) -> None:
         self.calls.append(("set_config", dict(values)))

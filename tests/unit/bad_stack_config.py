@@ -24,6 +24,17 @@ def _set(path: str, value: object) -> Mutation:
 
 
 _DELETE = object()
+# A whole service, as a stack file gives it.
+_SERVICE = {
+    "image": "ghcr.io/kgot-platform/extra",
+    "port": 8090,
+    "health": {"readiness": "/health/ready", "liveness": "/health/live"},
+    "replicas": 1,
+    "resources": {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"cpu": "500m", "memory": "512Mi"},
+    },
+}
 
 
 def _both(first: Mutation, second: Mutation) -> Mutation:
@@ -205,5 +216,76 @@ BAD_CONFIG: list[tuple[str, Mutation, list[str]]] = [
             [{"name": "q", "query": "up", "threshold": 1, "comparison": "~", "windowSeconds": 60}],
         ),
         ["rollback.customTriggers[0].comparison", '"~"', "> | >= | < | <="],
+    ),
+    (
+        "namespace of the system",
+        _set("namespace", "kube-foo"),
+        ["namespace", '"kube-foo"', "not default and not kube-*"],
+    ),
+    (
+        "domain label over 63 characters",
+        _set("edge.domain", "a" * 64 + ".example.com"),
+        ["edge.domain", "a" * 64, "labels of at most 63 characters"],
+    ),
+    (
+        "host name over 253 characters",
+        _set("edge.domain", ".".join(["a" * 60] * 4) + ".com"),
+        ["edge.domain", "services.controller", "at most 253"],
+    ),
+    (
+        "scrape interval of zero",
+        _set("monitoring.scrapeInterval", "0s"),
+        ["monitoring.scrapeInterval", '"0s"', "duration above 0"],
+    ),
+    (
+        "empty image path segment",
+        _set("services.controller.image", "ghcr.io//controller"),
+        ["services.controller.image", '"ghcr.io//controller"', "no empty path segment"],
+    ),
+    (
+        "service named like a monitoring component",
+        _set("services.prometheus", _SERVICE),
+        ["services.prometheus", "monitoring stack", "both would be 'prometheus'"],
+    ),
+    (
+        "service named like another service's preview",
+        _set("services.controller_preview", _SERVICE),
+        ["services.controller_preview", "services.controller makes", "'controller-preview'"],
+    ),
+    (
+        "service key too long",
+        _set("services." + "s" * 43, _SERVICE),
+        ["services." + "s" * 43, "at most 42 characters"],
+    ),
+    (
+        "custom trigger named like a built-in one",
+        _set(
+            "rollback.customTriggers",
+            [
+                {
+                    "name": "cpu",
+                    "query": "up",
+                    "threshold": 1,
+                    "comparison": ">",
+                    "windowSeconds": 60,
+                }
+            ],
+        ),
+        ["rollback.customTriggers[0].name", '"cpu"', "not one of the built-in triggers"],
+    ),
+    (
+        "framework twice",
+        _set("security.frameworks", ["CIS", "CIS"]),
+        ["security.frameworks[1]", '"CIS"', "each framework once"],
+    ),
+    (
+        "check interval above its timeout",
+        _both(_set("checks.timeoutSeconds", 10), _set("checks.intervalSeconds", 20)),
+        ["checks.intervalSeconds", "20", "from 1 to 10 (timeoutSeconds)"],
+    ),
+    (
+        "a count given as a boolean",
+        _set("services.controller.replicas", True),
+        ["services.controller.replicas", "true", "integer from 1 to 50"],
     ),
 ]

@@ -1,0 +1,95 @@
+"""The policy-config bridge on bad stack files: exit 2 and a message, never a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from kgot_policies.stack_config import main
+
+pytestmark = pytest.mark.policies
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bridge(
+    capsys: pytest.CaptureFixture[str], project: Path, *extra: str, stack: str = "x"
+) -> tuple[int, str]:
+    code = main([stack, "--project-dir", str(project), *extra])
+    return code, capsys.readouterr().err
+
+
+def stack_file(tmp_path: Path, text: str | bytes) -> Path:
+    path = tmp_path / "Pulumi.x.yaml"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("config:\n  kgot-platform:namespace: [unclosed\n", ["not valid YAML at line", "YAML"]),
+        (b"config:\n  kgot-platform:namespace: kgot-\xff\n", ["byte 40 is not UTF-8"]),
+        ("config:\n  1: 2\n", ["config key 1 is not allowed", "a text key"]),
+        (
+            "config:\n  kgot-platform:namespace: a\n  kgot-platform:namespace: b\n",
+            ["key 'kgot-platform:namespace' twice", "each key once"],
+        ),
+        ("- a list\n", ["expected a YAML mapping"]),
+    ],
+    ids=["syntax", "not-utf8", "non-string-key", "duplicate-key", "not-a-mapping"],
+)
+def test_a_stack_file_pulumi_would_not_read_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str | bytes, expected: list[str]
+) -> None:
+    path = stack_file(tmp_path, text)
+    code, err = bridge(capsys, tmp_path)
+    assert code == 2
+    assert err.startswith(f"stack_config: {path}")
+    for fragment in expected:
+        assert fragment in err
+    assert "Traceback" not in err
+
+
+def test_output_into_a_missing_folder_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "no-such-folder" / "pack.json"
+    code, err = bridge(capsys, ROOT, "-o", str(target), stack="dev")
+    assert code == 2
+    assert f"-o {target}: cannot write it" in err and "existing, writable folder" in err
+    assert not target.exists()
+
+
+def test_a_misspelt_secure_key_is_named_without_its_value(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    dev = (ROOT / "Pulumi.dev.yaml").read_text(encoding="utf-8")
+    misspelt = "  kgot-platform:slackWebhookURL:\n    secure: v1:S3CR3T-cipher\n"
+    stack_file(tmp_path, dev.replace("config:\n", "config:\n" + misspelt, 1))
+    code, err = bridge(capsys, tmp_path)
+    assert code == 2
+    assert "kgot-platform:slackWebhookURL = [secret] is not a known key" in err
+    assert "S3CR3T" not in err
+
+
+def test_a_project_dir_that_is_no_folder_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, err = bridge(capsys, tmp_path / "absent")
+    assert code == 2 and "--project-dir" in err and "not a folder" in err
+
+
+def test_a_good_stack_file_becomes_pack_config(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    output = tmp_path / "pack.json"
+    code, err = bridge(capsys, ROOT, "-o", str(output), stack="staging")
+    assert (code, err) == (0, "")
+    document = json.loads(output.read_text(encoding="utf-8"))
+    assert document["compliance-score"]["minimumScore"] == 0.8
+    assert document["workload-replicas-production"] == {"environment": "staging"}
