@@ -140,13 +140,7 @@ class ErrorFormatter:
 
     # -- what is allowed, read from the schema ---------------------------------------
     def _resolve(self, node: Mapping[str, Any]) -> Mapping[str, Any]:
-        while "$ref" in node:
-            name = str(node["$ref"]).rsplit("/", 1)[-1]
-            node = {**self._schema["$defs"][name], **{k: v for k, v in node.items() if k != "$ref"}}
-        for choice in node.get("anyOf", ()):
-            if choice.get("type") != "null":
-                return {**self._resolve(choice), **{k: v for k, v in node.items() if k != "anyOf"}}
-        return node
+        return resolve(node, self._schema.get("$defs", {}))
 
     def _node(self, loc: Sequence[str | int]) -> Mapping[str, Any]:
         node = self._resolve(self._schema)
@@ -172,6 +166,18 @@ class ErrorFormatter:
         if key:
             return str(node.get("propertyNames", {}).get("x-allowed", "a key"))
         return describe(node)
+
+
+def resolve(node: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A schema node with its `$ref` followed and `X | None` taken as X."""
+    if "$ref" in node:
+        target = defs[str(node["$ref"]).rsplit("/", 1)[-1]]
+        return resolve({**target, **{k: v for k, v in node.items() if k != "$ref"}}, defs)
+    for choice in node.get("anyOf", ()):
+        if choice.get("type") != "null":
+            rest = {k: v for k, v in node.items() if k != "anyOf"}
+            return {**resolve(choice, defs), **rest}
+    return node
 
 
 def describe(node: Mapping[str, Any]) -> str:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
@@ -26,6 +26,7 @@ def _aliases(model: type[TrafficConfig]) -> tuple[str, ...]:
 
 
 TOP_LEVEL_KEYS = _aliases(PlatformSettings)
+Config = TypeVar("Config", bound=TrafficConfig)
 
 
 @cache
@@ -64,7 +65,7 @@ def _decode(value: object) -> object:
     return value
 
 
-def _validate(model: type[TrafficConfig], raw: Mapping[str, object], stack: str) -> Any:
+def _validate(model: type[Config], raw: Mapping[str, object], stack: str) -> Config:
     plain: dict[str, object] = {}
     secret_roots: set[str] = set()
     for key, value in _strip_namespace(raw).items():
@@ -88,16 +89,14 @@ def parse_settings(raw: Mapping[str, object], stack: str) -> PlatformSettings:
     give: objects as JSON text, numbers and booleans as strings, keys with or
     without their `kgot-platform:` namespace, `Secret` for secure values.
     """
-    settings: PlatformSettings = _validate(PlatformSettings, raw, stack)
-    return settings
+    return _validate(PlatformSettings, raw, stack)
 
 
 def parse_traffic(raw: Mapping[str, object], stack: str) -> TrafficSettings:
     """Only the traffic keys (an applied update's config, which may be older)."""
     keys = set(_aliases(TrafficConfig))
     subset = {k: v for k, v in _strip_namespace(raw).items() if k in keys}
-    config: TrafficConfig = _validate(TrafficConfig, subset, stack)
-    return config.traffic
+    return _validate(TrafficConfig, subset, stack).traffic
 
 
 class _StackFileLoader(yaml.SafeLoader):

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from components.settings._errors import describe
+from components.settings._errors import describe, resolve
 from components.settings._reading import model_schema
 from components.settings._types import PROJECT
 
@@ -84,24 +84,13 @@ def schema_text() -> str:
     return json.dumps(stack_file_schema(), indent=2, sort_keys=True) + "\n"
 
 
-def _resolve(node: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any]:
-    if "$ref" in node:
-        target = defs[str(node["$ref"]).rsplit("/", 1)[-1]]
-        return _resolve({**target, **{k: v for k, v in node.items() if k != "$ref"}}, defs)
-    for choice in node.get("anyOf", ()):
-        if choice.get("type") != "null":
-            rest = {k: v for k, v in node.items() if k != "anyOf"}
-            return {**_resolve(choice, defs), **rest}
-    return node
-
-
 def _rows(
     node: Mapping[str, Any], prefix: str, defs: Mapping[str, Any]
 ) -> Iterator[tuple[str, str, str]]:
     required = set(node.get("required", ()))
     for name, child in node.get("properties", {}).items():
         key = f"{prefix}{name}"
-        resolved = _resolve(child, defs)
+        resolved = resolve(child, defs)
         meaning = str(child.get("description") or resolved.get("description") or "")
         if resolved.get("x-secret"):
             kind = "secret (`pulumi config set --secret`)"
@@ -119,9 +108,9 @@ def _rows(
             continue
         yield key, kind, meaning
         values = resolved.get("patternProperties") or {}
-        items = _resolve(resolved.get("items", {}), defs)
+        items = resolve(resolved.get("items", {}), defs)
         for value in values.values():
-            inner = _resolve(value, defs)
+            inner = resolve(value, defs)
             if inner.get("properties"):
                 yield from _rows(inner, f"{key}.<key>.", defs)
         if items.get("properties"):
