@@ -34,6 +34,16 @@ SECURE = {
 }
 
 
+# `pulumi config set standbyWeight 25` (and kgot-rollout) write "25": text the
+# models read as the number.
+AS_TEXT = {
+    "integer": {"type": "string", "pattern": "^-?[0-9]+$"},
+    "number": {"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$"},
+    "boolean": {"type": "string", "enum": ["true", "false"]},
+}
+_ANNOTATIONS = ("description", "default", "x-allowed")
+
+
 def _for_files(node: object) -> object:
     """Secrets as the stack file holds them; maps refuse keys their pattern refuses."""
     if isinstance(node, list):
@@ -42,6 +52,9 @@ def _for_files(node: object) -> object:
         return node
     if node.get("x-secret"):
         return {**SECURE, **{k: v for k, v in node.items() if k in ("description", "x-allowed")}}
+    if node.get("type") in AS_TEXT:
+        outer = {k: v for k, v in node.items() if k in _ANNOTATIONS}
+        return {**outer, "anyOf": [node, AS_TEXT[str(node["type"])]]}
     out = {key: _for_files(value) for key, value in node.items()}
     patterns = out.get("patternProperties")
     if isinstance(patterns, dict) and len(patterns) == 1 and "additionalProperties" not in out:

@@ -71,3 +71,14 @@ def test_editors_take_secrets_as_pulumi_writes_them() -> None:
     document["config"]["kgot-platform:slackWebhookUrl"] = {"secure": "v1:abc"}
     document["config"]["kubernetes:context"] = "kwok"
     jsonschema.validate(document, json.loads(schema.schema_text()))
+
+
+def test_editors_take_numbers_as_pulumi_config_set_writes_them() -> None:
+    """`pulumi config set standbyWeight 25` (and every kgot-rollout step) writes "25"."""
+    document = copy.deepcopy(_stack("staging"))
+    document["config"]["kgot-platform:standbyWeight"] = "25"
+    document["config"]["kgot-platform:standbyReplicas"] = "1"
+    jsonschema.validate(document, json.loads(schema.schema_text()))
+    document["config"]["kgot-platform:standbyWeight"] = "half"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, json.loads(schema.schema_text()))
