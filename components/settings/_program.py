@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from components.settings._errors import SECRET, SettingsError, show
+from components.settings._errors import SettingsError, show
 from components.settings._platform import PlatformSettings
-from components.settings._reading import SECRET_KEYS, TOP_LEVEL_KEYS, parse_settings
+from components.settings._reading import TOP_LEVEL_KEYS, parse_settings
 from components.settings._types import PROJECT, Secret
 
 
@@ -32,12 +32,8 @@ def load() -> PlatformSettings:
         value = config.get(key)
         if value is None:
             continue
+        # The models refuse a secret key's value that is not a Secret (plain text).
         secret = runtime_config.is_config_secret(config.full_key(key))
-        if key in SECRET_KEYS and not secret:
-            raise SettingsError(
-                f"stack {stack!r}: config {PROJECT}:{key} = {SECRET} is stored in plain text; "
-                f"allowed: a secret (pulumi config set --secret {key} ...)"
-            )
         raw[key] = Secret(value) if secret else value
     settings = parse_settings(raw, stack)
     # The engine runs the program in the project directory.

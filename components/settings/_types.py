@@ -25,7 +25,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import core_schema
+from pydantic_core import PydanticCustomError, core_schema
 
 PROJECT = "kgot-platform"
 
@@ -84,20 +84,34 @@ class Secret:
     def __get_pydantic_core_schema__(
         cls, source: type[Any], handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        def wrap(value: object) -> Secret:
-            text = value.value if isinstance(value, Secret) else value
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError("an empty or non-text secret")
-            return value if isinstance(value, Secret) else Secret(text)
+        def check(value: object) -> Secret:
+            if isinstance(value, str):
+                # The program, the rollout tool and the bridge all get secure
+                # values as Secret: a plain string was set without --secret.
+                allowed = (
+                    "a secret; this value is stored in plain text: set it with "
+                    "pulumi config set --secret <key> ..."
+                )
+                context = {"at": (), "value": Secret(value), "allowed": allowed}
+                raise PydanticCustomError("kgot_config", "{allowed}", context)
+            if not isinstance(value, Secret) or not value.value.strip():
+                raise ValueError("not a non-empty secret")
+            return value
 
-        return core_schema.no_info_plain_validator_function(wrap)
+        return core_schema.no_info_plain_validator_function(check)
 
     @classmethod
     def __get_pydantic_json_schema__(
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         # `x-secret`: the stack file holds it as `{secure: <ciphertext>}` (see schema.py).
-        return {"type": "string", "minLength": 1, "writeOnly": True, "x-secret": True}
+        return {
+            "type": "string",
+            "minLength": 1,
+            "writeOnly": True,
+            "x-secret": True,
+            "x-allowed": "a non-empty secret (pulumi config set --secret <key> ...)",
+        }
 
 
 Number = Annotated[float, Field(allow_inf_nan=False)]

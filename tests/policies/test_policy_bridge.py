@@ -93,3 +93,15 @@ def test_a_good_stack_file_becomes_pack_config(
     document = json.loads(output.read_text(encoding="utf-8"))
     assert document["compliance-score"]["minimumScore"] == 0.8
     assert document["workload-replicas-production"] == {"environment": "staging"}
+
+
+def test_a_secret_in_plain_text_is_refused_as_the_program_refuses_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    dev = (ROOT / "Pulumi.dev.yaml").read_text(encoding="utf-8")
+    plain = "  kgot-platform:slackWebhookUrl: https://hooks.slack.com/S3CR3T\n"
+    stack_file(tmp_path, dev.replace("config:\n", "config:\n" + plain, 1))
+    code, err = bridge(capsys, tmp_path)
+    assert code == 2
+    assert "kgot-platform:slackWebhookUrl = [secret]" in err and "plain text" in err
+    assert "S3CR3T" not in err

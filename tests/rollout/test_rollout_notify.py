@@ -13,6 +13,7 @@ import pytest
 from rollout_fakes import FakeEngine, dev_config, healthy
 from rollout_harness import Harness, make_harness
 
+from components.settings import Secret
 from kgot_rollout._types import ExitCode
 
 pytestmark = pytest.mark.rollout
@@ -73,11 +74,10 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def notifying(harness: Harness, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> Harness:
     monkeypatch.setenv("KGOT_PAGERDUTY_EVENTS_URL", f"{receiver.url}/v2/enqueue")
-    harness.engine = FakeEngine.for_config(
-        dev_config(
-            slackWebhookUrl=f"{receiver.url}/services/T000/B000/slack-secret-token",
-            pagerdutyIntegrationKey=ROUTING_KEY,
-        )
+    harness.engine = FakeEngine.for_config(dev_config())
+    harness.engine.secure.update(
+        slackWebhookUrl=Secret(f"{receiver.url}/services/T000/B000/slack-secret-token"),
+        pagerdutyIntegrationKey=Secret(ROUTING_KEY),
     )
     healthy(harness.metrics, "blue", "green")
     return harness
@@ -124,7 +124,7 @@ def test_secrets_never_reach_logs_even_when_a_receiver_fails(
 def test_unreachable_receiver_does_not_fail_the_rollout(
     notifying: Harness, receiver: Receiver
 ) -> None:
-    notifying.engine.config["slackWebhookUrl"] = "http://127.0.0.1:9/slack-secret-token"
+    notifying.engine.secure["slackWebhookUrl"] = Secret("http://127.0.0.1:9/slack-secret-token")
     assert notifying.run("shift", "--to", "green", "--steps", "100", "--hold", "5") == 0
     assert "Slack notification failed: ConnectionError" in notifying.log()
     assert "slack-secret-token" not in notifying.log()

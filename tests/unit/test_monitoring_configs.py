@@ -12,7 +12,7 @@ from typing import Any, cast
 import pytest
 
 from components import monitoring_config as cfg
-from components.settings import PlatformSettings, parse_settings, read_stack_file
+from components.settings import PlatformSettings, Secret, parse_settings, read_stack_file
 
 pytestmark = pytest.mark.unit
 
@@ -28,8 +28,8 @@ DEPLOYMENT_METRICS = (
 def settings_for(stack: str, with_receivers: bool = True) -> PlatformSettings:
     raw = read_stack_file(ROOT / f"Pulumi.{stack}.yaml")
     if with_receivers:
-        raw["slackWebhookUrl"] = "https://hooks.slack.com/services/T0/B0/x"
-        raw["pagerdutyIntegrationKey"] = "0123456789abcdef"
+        raw["slackWebhookUrl"] = Secret("https://hooks.slack.com/services/T0/B0/x")
+        raw["pagerdutyIntegrationKey"] = Secret("0123456789abcdef")
     return parse_settings(raw, stack)
 
 

@@ -148,6 +148,13 @@ def test_secrets_are_never_shown(overrides: dict[str, object], key: str) -> None
     assert "S3CR3T" not in message
 
 
+def test_a_secret_key_in_plain_text_is_refused() -> None:
+    """As `pulumi config set slackWebhookUrl ...` without --secret leaves it."""
+    message = refusal(staging(slackWebhookUrl=SLACK_URL))
+    assert "kgot-platform:slackWebhookUrl = [secret] is not allowed" in message
+    assert "plain text" in message and "--secret" in message and "S3CR3T" not in message
+
+
 def test_an_empty_secret_is_refused() -> None:
     message = refusal(staging(slackWebhookUrl=Secret("")))
     assert "kgot-platform:slackWebhookUrl = [secret] is not allowed" in message
@@ -168,7 +175,7 @@ def test_secure_values_in_a_stack_file_stay_secret(tmp_path: Path) -> None:
 
 
 def test_secret_values_never_show_in_a_repr() -> None:
-    settings = parse_settings(staging(slackWebhookUrl=SLACK_URL), "staging")
+    settings = parse_settings(staging(slackWebhookUrl=Secret(SLACK_URL)), "staging")
     assert "S3CR3T" not in repr(settings) and "S3CR3T" not in str(settings.slack_webhook_url)
 
 

@@ -93,7 +93,7 @@ def test_standby_scales_down_only_without_weight() -> None:
 
 def test_secrets_never_show_in_repr() -> None:
     raw = stack_raw()
-    raw["slackWebhookUrl"] = "https://hooks.slack.com/services/T000/B000/XXXX"
+    raw["slackWebhookUrl"] = Secret("https://hooks.slack.com/services/T000/B000/XXXX")
     settings = parse(raw)
     assert settings.slack_webhook_url == Secret("https://hooks.slack.com/services/T000/B000/XXXX")
     assert "hooks.slack.com" not in repr(settings)
