@@ -6,13 +6,11 @@ import math
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from components.settings import BUILTIN_TRIGGERS, PlatformSettings
-from kgot_rollout._exceptions import MetricsUnavailableError
+from components.settings import BuiltinTrigger, PlatformSettings
+from kgot_rollout._exceptions import MetricsUnavailableError, RefusedError
 from kgot_rollout._prometheus import MetricsSource
 from kgot_rollout._queries import QuerySet, cpu_query, render
 from kgot_rollout._triggers import GateResult, TriggerSpec, Verdict, evaluate, worst_of
-
-__all__ = ["BUILTIN_TRIGGERS", "Gate"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +19,7 @@ class Gate:
     settings: PlatformSettings
     queries: QuerySet
     step: float
+    # Built-in triggers left out (--skip-trigger); custom triggers are never skipped.
     skip: Collection[str] = ()
     # Not in stack config: the health trigger's window is the tool's (--health-window).
     health_window: float = 30.0
@@ -33,6 +32,10 @@ class Gate:
     def _cpu_limits(self) -> dict[str, float]:
         """CPU limit of each service (key -> cores), for the CPU trigger."""
         return {s.key: s.resources.limits.millicores / 1000 for s in self.settings.services}
+
+    def check_online(self) -> None:
+        """MetricsUnavailableError unless the provider answers (before any step)."""
+        self.source.check_online()
 
     def _render(self, template: str, colour: str) -> str:
         return render(
@@ -59,18 +62,29 @@ class Gate:
             for colour in ("blue", "green")
         }
 
-    def triggers(self, colour: str, baseline: float | None) -> tuple[TriggerSpec, ...]:
+    def triggers(
+        self, colour: str, baseline: float | None, *, latency: bool = True
+    ) -> tuple[TriggerSpec, ...]:
+        """The colour's triggers, or RefusedError when none is left to evaluate.
+
+        ``latency=False`` leaves the latency trigger out (a watch with no baseline).
+        """
+        # A custom trigger named like a built-in one never gets here: the
+        # settings model refuses it, so --skip-trigger cannot drop it too.
         rb = self.settings.rollback
-        specs = [
+        skip = set(self.skip)
+        if not latency:
+            skip.add(BuiltinTrigger.LATENCY)
+        builtin = [
             TriggerSpec(
-                "error_rate",
+                BuiltinTrigger.ERROR_RATE,
                 self._render(self.queries.error_rate, colour),
                 rb.error_rate.threshold,
                 ">",
                 rb.error_rate.window_seconds,
             ),
             TriggerSpec(
-                "latency",
+                BuiltinTrigger.LATENCY,
                 self._render(self.queries.latency_p95, colour),
                 None if baseline is None else rb.latency.ratio * baseline,
                 ">",
@@ -78,20 +92,21 @@ class Gate:
                 missing_reason="no baseline p95 latency on the active colour",
             ),
             TriggerSpec(
-                "cpu",
+                BuiltinTrigger.CPU,
                 self._render(self.queries.cpu or cpu_query(self._cpu_limits), colour),
                 rb.cpu.threshold,
                 ">",
                 rb.cpu.window_seconds,
             ),
             TriggerSpec(
-                "health",
+                BuiltinTrigger.HEALTH,
                 self._render(self.queries.health, colour),
                 1.0,
                 "<",
                 self.health_window,
             ),
         ]
+        specs = [s for s in builtin if s.name not in skip]
         specs.extend(
             TriggerSpec(
                 c.name,
@@ -103,7 +118,14 @@ class Gate:
             )
             for c in rb.custom_triggers
         )
-        return tuple(s for s in specs if s.name not in self.skip)
+        if not specs:
+            left_out = ", ".join(sorted(skip))
+            raise RefusedError(
+                f"no trigger left to evaluate for {colour} (left out: {left_out}; no custom "
+                "triggers): the gate would pass with nothing checked. Allowed: leave at "
+                "least one trigger in (fewer --skip-trigger, or a customTriggers entry)"
+            )
+        return tuple(specs)
 
     def check(
         self, specs: tuple[TriggerSpec, ...], *, now: float, since: float | None

@@ -11,15 +11,38 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import time
+import re
+import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
+from kgot_rollout._clock import Clock, SystemClock
 from kgot_rollout._exceptions import RefusedError
 from kgot_rollout._triggers import GateResult
+from kgot_rollout._types import Colour, Event, RolloutKind, RolloutStatus
+
+# A stack name as Pulumi allows it, optionally qualified: [org/[project/]]stack.
+_STACK_NAME = re.compile(r"^(?:[A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+$")
+
+
+def check_stack_name(stack: str) -> str:
+    """The name, or RefusedError: letters, digits, ``_ . -``, optionally ``org/project/``."""
+    segments = stack.split("/")
+    if not _STACK_NAME.match(stack) or any(s in (".", "..") for s in segments):
+        raise RefusedError(
+            f"--stack {stack!r} is not a stack name; allowed: letters, digits, _ . - "
+            "(optionally qualified as org/project/stack)"
+        )
+    return stack
+
+
+def file_name(stack: str) -> str:
+    """The stack as one file-name part: ``org/proj/dev`` -> ``org%2Fproj%2Fdev``."""
+    return quote(stack, safe="")
 
 
 def _timestamp(at: float) -> str:
@@ -50,7 +73,8 @@ class Rollout:
 
     @property
     def status(self) -> str:
-        return str(self._last("status") or "running")
+        """A ``RolloutStatus`` value (as recorded; older or foreign records may differ)."""
+        return str(self._last("status") or RolloutStatus.RUNNING)
 
     @property
     def started(self) -> float:
@@ -59,7 +83,7 @@ class Rollout:
     @property
     def finished(self) -> float | None:
         for event in reversed(self.events):
-            if event.get("event") == "finished":
+            if event.get("event") == Event.FINISHED:
                 return float(str(event["time"]))
         return None
 
@@ -74,14 +98,17 @@ class Rollout:
 
 
 class Journal:
-    def __init__(self, log_dir: Path, stack: str) -> None:
+    """Writes and reads the logs and records of one stack under ``log_dir``."""
+
+    def __init__(self, log_dir: Path, stack: str, clock: Clock | None = None) -> None:
         self.log_dir = log_dir
         self.stack = stack
+        self.clock = clock or SystemClock()
         log_dir.mkdir(parents=True, exist_ok=True)
 
     @property
     def history_path(self) -> Path:
-        return self.log_dir / f"history-{self.stack}.jsonl"
+        return self.log_dir / f"history-{file_name(self.stack)}.jsonl"
 
     def samples_path(self, rollout_id: str) -> Path:
         return self.log_dir / f"{rollout_id}.samples.jsonl"
@@ -95,7 +122,7 @@ class Journal:
         rollback: bool = False,
         **fields: object,
     ) -> None:
-        now = time.time()
+        now = self.clock.now()
         parts = [_timestamp(now), f"level={level}", f"stack={self.stack}", f"rollout={rollout}"]
         parts.extend(f"{k}={_logfmt(v)}" for k, v in fields.items())
         line = f"{' '.join(parts)} msg={json.dumps(message)}\n"
@@ -105,9 +132,9 @@ class Journal:
             with (self.log_dir / "rollback.log").open("a", encoding="utf-8") as out:
                 out.write(line)
 
-    def record(self, rollout_id: str, kind: str, event: str, **data: object) -> None:
+    def record(self, rollout_id: str, kind: RolloutKind, event: Event, **data: object) -> None:
         entry: dict[str, object] = {
-            "time": time.time(),
+            "time": self.clock.now(),
             "stack": self.stack,
             "rollout": rollout_id,
             "kind": kind,
@@ -117,12 +144,13 @@ class Journal:
         with self.history_path.open("a", encoding="utf-8") as out:
             out.write(json.dumps(entry, sort_keys=True) + "\n")
 
-    def record_gate(self, rollout_id: str, colour: str, weight: int, result: GateResult) -> None:
+    def record_gate(self, rollout_id: str, colour: Colour, weight: int, result: GateResult) -> None:
         entry = {
             "time": result.at,
             "colour": colour,
             "weight": weight,
-            "status": result.status.value,
+            "outcome": result.outcome.value,
+            "verdicts": {v.trigger.name: v.status.value for v in result.verdicts},
             "error": result.error,
             "values": {v.trigger.name: v.value for v in result.verdicts},
             "thresholds": {v.trigger.name: v.trigger.threshold for v in result.verdicts},
@@ -135,10 +163,11 @@ class Journal:
         if not self.history_path.exists():
             return []
         by_id: dict[str, Rollout] = {}
-        for line in self.history_path.read_text(encoding="utf-8").splitlines():
+        text = self.history_path.read_text(encoding="utf-8", errors="replace")
+        for line in text.splitlines():
             try:
                 event = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # a truncated or foreign line
                 continue
             if not isinstance(event, dict):
                 continue
@@ -150,17 +179,38 @@ class Journal:
             by_id[rollout_id].events.append(event)
         return list(by_id.values())
 
-    def last_rollout(self, *, kinds: tuple[str, ...] = ("shift", "promote")) -> Rollout | None:
+    def last_rollout(
+        self, *, kinds: tuple[RolloutKind, ...] = (RolloutKind.SHIFT, RolloutKind.PROMOTE)
+    ) -> Rollout | None:
         for rollout in reversed(self.rollouts()):
             if rollout.kind in kinds:
                 return rollout
         return None
 
     def samples(self, rollout_id: str) -> list[Mapping[str, object]]:
+        return self.read_samples(rollout_id)[0]
+
+    def read_samples(self, rollout_id: str) -> tuple[list[Mapping[str, object]], int]:
+        """The gate's evaluations of a rollout, and how many lines could not be read.
+
+        A killed run may leave a truncated last line: it is skipped, not fatal.
+        """
         path = self.samples_path(rollout_id)
         if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+            return [], 0
+        samples: list[Mapping[str, object]] = []
+        unreadable = 0
+        with path.open("rb") as handle:
+            for raw in handle:
+                try:
+                    entry = json.loads(raw.decode("utf-8"))
+                except (UnicodeDecodeError, ValueError, RecursionError):
+                    entry = None
+                if isinstance(entry, dict):
+                    samples.append(entry)
+                elif raw.strip():
+                    unreadable += 1
+        return samples, unreadable
 
 
 @contextmanager
@@ -170,7 +220,7 @@ def exclusive(log_dir: Path, stack: str, command: str) -> Iterator[None]:
     A manual ``rollback`` never takes this lock: it must work while a shift holds.
     """
     log_dir.mkdir(parents=True, exist_ok=True)
-    path = log_dir / f".{stack}.lock"
+    path = log_dir / f".{file_name(stack)}.lock"
     with path.open("a+", encoding="utf-8") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -193,5 +243,7 @@ def exclusive(log_dir: Path, stack: str, command: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def new_rollout_id(kind: str) -> str:
-    return f"{kind}-{datetime.now(tz=UTC).strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10000:04d}"
+def new_rollout_id(kind: RolloutKind, at: float) -> str:
+    """``shift-20260101T120000-1a2b``: the kind, when it started, and a random part."""
+    started = datetime.fromtimestamp(at, tz=UTC).strftime("%Y%m%dT%H%M%S")
+    return f"{kind}-{started}-{secrets.token_hex(2)}"

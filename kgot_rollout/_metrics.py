@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, push
 from prometheus_client import write_to_textfile as _write_textfile
 
 from kgot_rollout._journal import Rollout
+from kgot_rollout._types import Event, RolloutKind
 
 DURATION_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
 
@@ -76,16 +77,18 @@ def build_registry(
     for rollout in rollouts:
         for event in rollout.events:
             name = event.get("event")
-            if name == "breach":
+            if name == Event.BREACH:
                 metric = str(event.get("metric") or event.get("trigger") or "unknown")
                 violations.labels(environment, metric, "critical").inc()
-            elif name == "missing-data":
+            elif name == Event.MISSING_DATA:
                 violations.labels(environment, "missing_data", "warning").inc()
-            elif name == "rolled-back":
+            elif name == Event.METRICS_ERROR:
+                violations.labels(environment, "metrics_error", "warning").inc()
+            elif name == Event.ROLLED_BACK:
                 success = "true" if event.get("success", True) else "false"
                 rollbacks.labels(environment, str(event.get("trigger", "manual")), success).inc()
         finished = rollout.finished
-        if rollout.kind in ("shift", "promote") and finished is not None:
+        if rollout.kind in (RolloutKind.SHIFT, RolloutKind.PROMOTE) and finished is not None:
             deployments.labels(environment, rollout.status).inc()
             duration.observe(max(0.0, finished - rollout.started))
     return registry

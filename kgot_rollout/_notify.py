@@ -6,6 +6,7 @@ log line or error here ever contains them.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -15,12 +16,28 @@ from components.settings import PlatformSettings
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
-# Notification kinds: what happened, and whether it pages.
-ROLLBACK = "rollback"
-BREACH = "breach"
-FINISHED = "finished"
-HELD = "held"
-_PAGES = {ROLLBACK: "critical", BREACH: "critical", HELD: "warning"}
+
+class Notification(enum.StrEnum):
+    """What happened, as the receivers are told."""
+
+    ROLLBACK = "rollback"
+    BREACH = "breach"
+    FINISHED = "finished"
+    HELD = "held"
+
+
+# The kinds that page, with their severity; the others resolve what was paged.
+_PAGES = {
+    Notification.ROLLBACK: "critical",
+    Notification.BREACH: "critical",
+    Notification.HELD: "warning",
+}
+_EMOJI = {
+    Notification.ROLLBACK: ":rotating_light:",
+    Notification.BREACH: ":warning:",
+    Notification.HELD: ":pause_button:",
+    Notification.FINISHED: ":white_check_mark:",
+}
 
 
 @dataclass
@@ -33,15 +50,18 @@ class Notifier:
     warn: Callable[[str], None] = field(default=lambda message: None)
 
     def notify(
-        self, kind: str, summary: str, *, dedup_key: str, details: Mapping[str, object]
+        self,
+        kind: Notification,
+        summary: str,
+        *,
+        dedup_key: str,
+        details: Mapping[str, object],
     ) -> None:
         """Send to every configured receiver; failures are reported, never raised."""
         webhook = self.settings.slack_webhook_url
         routing_key = self.settings.pagerduty_integration_key
         if webhook is not None:
-            emoji = {ROLLBACK: ":rotating_light:", BREACH: ":warning:", HELD: ":pause_button:"}
-            text = f"{emoji.get(kind, ':white_check_mark:')} {summary}"
-            self._post("Slack", webhook.value, {"text": text})
+            self._post("Slack", webhook.value, {"text": f"{_EMOJI[kind]} {summary}"})
         if routing_key is not None:
             event: dict[str, object] = {
                 "routing_key": routing_key.value,

@@ -49,18 +49,35 @@ class QuerySet:
 
     @classmethod
     def from_file(cls, path: Path) -> QuerySet:
+        """A JSON object of query templates by name (UTF-8), or RefusedError saying why."""
+        allowed = sorted(f.name for f in fields(cls))
+        shape = f"a UTF-8 JSON object of strings with keys among {', '.join(allowed)}"
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise RefusedError(f"--queries {path}: cannot read a JSON object: {exc}") from exc
-        allowed = {f.name for f in fields(cls)}
-        if not isinstance(data, dict) or not set(data) <= allowed:
+            text = path.read_bytes().decode("utf-8")
+        except OSError as exc:
+            raise RefusedError(f"--queries {path}: cannot be read ({exc.strerror})") from exc
+        except UnicodeDecodeError as exc:
             raise RefusedError(
-                f"--queries {path}: unknown keys {sorted(set(data) - allowed)}; "
-                f"allowed: {', '.join(sorted(allowed))}"
+                f"--queries {path}: not UTF-8 text (byte {exc.start}); allowed: {shape}"
+            ) from exc
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise RefusedError(
+                f"--queries {path}: not valid JSON ({exc}); allowed: {shape}"
+            ) from exc
+        if not isinstance(data, dict):
+            raise RefusedError(
+                f"--queries {path}: a JSON {type(data).__name__}, not an object; allowed: {shape}"
             )
-        if not all(isinstance(v, str) for v in data.values()):
-            raise RefusedError(f"--queries {path}: every value must be a string")
+        unknown = sorted(set(data) - set(allowed))
+        if unknown:
+            raise RefusedError(f"--queries {path}: unknown keys {unknown}; allowed: {shape}")
+        wrong = sorted(k for k, v in data.items() if not isinstance(v, str) or not v.strip())
+        if wrong:
+            raise RefusedError(
+                f"--queries {path}: {', '.join(wrong)} not a non-empty string; allowed: {shape}"
+            )
         return replace(cls(), **data)
 
 

@@ -1,23 +1,40 @@
 """``report``: a PNG of one rollout.
 
-Top: the target colour's share of traffic over time. Below: error rate and p95
-latency of both colours (queried from Prometheus with the queries the rollout
-recorded, or, when Prometheus no longer has them, the gate's own samples of
-the target colour), then the other triggers the gate evaluated, each with its
-threshold. A red line marks the moment a trigger fired.
+Top: the target colour's share of traffic over time, and below it the gate's
+outcome at each evaluation (pass, breach, inconclusive, or error when
+Prometheus could not be asked). Then error rate and p95 latency of both
+colours (queried from Prometheus with the queries the rollout recorded, or,
+when Prometheus no longer has them, the gate's own samples of the target
+colour), then the other triggers the gate evaluated, each with its threshold.
+A red line marks the moment a trigger fired.
+
+``report_data`` gathers what the picture is made of; ``draw`` only draws it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from components.settings import BuiltinTrigger
 from kgot_rollout._exceptions import RefusedError, RolloutError
 from kgot_rollout._journal import Journal, Rollout
 from kgot_rollout._prometheus import MetricsSource
 from kgot_rollout._triggers import worst_of
+from kgot_rollout._types import GATED_KINDS, Event, GateOutcome
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _COLOURS = {"blue": "tab:blue", "green": "tab:green"}
+OUTCOME_COLOURS = {
+    GateOutcome.PASS: "tab:green",
+    GateOutcome.BREACH: "tab:red",
+    GateOutcome.INCONCLUSIVE: "tab:orange",
+    GateOutcome.ERROR: "tab:gray",
+}
 Points = list[tuple[float, float]]
 
 
@@ -41,13 +58,13 @@ def weight_timeline(rollout: Rollout) -> Points:
         if at is None:
             continue
         name = event.get("event")
-        if name in ("started", "resumed"):
+        if name in (Event.STARTED, Event.RESUMED):
             points.append((at, _float(event.get("from_weight")) or 0.0))
-        elif name == "step-applied":
+        elif name == Event.STEP_APPLIED:
             points.append((at, _float(event.get("weight")) or 0.0))
-        elif name == "rolled-back" and event.get("success") and event.get("to") == source:
+        elif name == Event.ROLLED_BACK and event.get("success") and event.get("to") == source:
             points.append((at, 0.0))
-        elif name == "finished":
+        elif name == Event.FINISHED:
             points.append((at, points[-1][1] if points else 0.0))
     return points
 
@@ -75,89 +92,180 @@ def _from_prometheus(
     return found
 
 
-def write_report(
-    journal: Journal,
-    rollout_id: str | None,
-    output: Path | None,
-    *,
-    metrics: MetricsSource | None = None,
-) -> Path:
-    import matplotlib
+@dataclass
+class ReportData:
+    """Everything the picture shows, in seconds since the rollout started."""
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    rollout: Rollout
+    target: str
+    start: float
+    # (time, target's share of traffic in %)
+    timeline: Points
+    # (time, outcome) of each gate evaluation
+    outcomes: list[tuple[float, GateOutcome]]
+    # trigger -> colour -> (time, value)
+    series: dict[str, dict[str, Points]]
+    thresholds: dict[str, float]
+    # (time, trigger) where a trigger fired
+    fired: list[tuple[float, str]] = field(default_factory=list)
+    unreadable_samples: int = 0
 
-    rollouts = [r for r in journal.rollouts() if r.kind in ("shift", "promote", "watch")]
+    @property
+    def triggers(self) -> list[str]:
+        """The trigger rows, error rate and latency first."""
+        first = [BuiltinTrigger.ERROR_RATE.value, BuiltinTrigger.LATENCY.value]
+        names = [n for n in first if n in self.series]
+        return names + sorted(n for n in self.series if n not in first)
+
+
+def choose_rollout(journal: Journal, rollout_id: str | None) -> Rollout:
+    rollouts = [r for r in journal.rollouts() if r.kind in GATED_KINDS]
     chosen = [r for r in rollouts if rollout_id is None or r.id == rollout_id]
     if not chosen:
         raise RefusedError(
             f"--rollout {rollout_id or '(last)'}: no such rollout; allowed: "
             + (", ".join(r.id for r in rollouts) or "none recorded")
         )
-    rollout = chosen[-1]
-    samples = journal.samples(rollout.id)
+    return chosen[-1]
+
+
+def report_data(
+    journal: Journal, rollout: Rollout, metrics: MetricsSource | None = None
+) -> ReportData:
+    samples, unreadable = journal.read_samples(rollout.id)
     start = rollout.started
     end = rollout.finished or (_float(samples[-1].get("time")) if samples else None) or start
     queried = _from_prometheus(rollout, metrics, start - 30, end + 30)
-    per_colour: dict[str, dict[str, Points]] = {name: dict(v) for name, v in queried.items()}
+    series: dict[str, dict[str, Points]] = {name: dict(v) for name, v in queried.items()}
+    thresholds: dict[str, float] = {}
+    outcomes: list[tuple[float, GateOutcome]] = []
     for sample in samples:
         at, colour = _float(sample.get("time")), str(sample.get("colour"))
+        if at is None:
+            continue
         for name, value in _values(sample).items():
-            if at is None or colour in queried.get(name, {}):
-                continue
-            per_colour.setdefault(name, {}).setdefault(colour, []).append((at, value))
-    thresholds: dict[str, float] = {}
-    for sample in samples:
+            if colour not in queried.get(name, {}):
+                series.setdefault(name, {}).setdefault(colour, []).append((at, value))
         thresholds.update(_values(sample, "thresholds"))
-    order = ["error_rate", "latency"]
-    names = [n for n in order if n in per_colour]
-    names += sorted(n for n in per_colour if n not in order)
-
-    rows = 1 + len(names)
-    fig, axes = plt.subplots(rows, 1, figsize=(10, 2.2 * rows), squeeze=False, sharex=True)
-    column = [row[0] for row in axes]
-    target = str(rollout.value("target") or rollout.value("colour") or "green")
+        outcome = sample.get("outcome")
+        if isinstance(outcome, str) and outcome in set(GateOutcome):
+            outcomes.append((at, GateOutcome(outcome)))
+    for by_colour in series.values():
+        for points in by_colour.values():
+            points.sort()
+    fired = [
+        (_float(e.get("time")) or start, str(e.get("trigger")))
+        for e in rollout.events
+        if e.get("event") == Event.BREACH
+    ]
     timeline = weight_timeline(rollout)
-    last_seen = max(
-        [t for series in per_colour.values() for p in series.values() for t, _ in p] or [end]
-    )
+    last_seen = max([t for s in series.values() for p in s.values() for t, _ in p] or [end])
     if timeline:
         # Hold the last weight to the end of the picture, so a final drop shows.
         timeline.append((max(last_seen, timeline[-1][0]), timeline[-1][1]))
-        column[0].step(
-            [t - start for t, _ in timeline],
-            [w for _, w in timeline],
+    return ReportData(
+        rollout=rollout,
+        target=str(rollout.value("target") or rollout.value("colour") or "green"),
+        start=start,
+        timeline=timeline,
+        outcomes=outcomes,
+        series=series,
+        thresholds=thresholds,
+        fired=fired,
+        unreadable_samples=unreadable,
+    )
+
+
+def draw(data: ReportData) -> Figure:
+    """The picture of ``data``: one row for traffic and the gate, one per trigger."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    names = data.triggers
+    rows = 1 + len(names)
+    fig, axes = plt.subplots(rows, 1, figsize=(10, 2.2 * rows), squeeze=False, sharex=True)
+    column = [row[0] for row in axes]
+    start = data.start
+    top = column[0]
+    if data.timeline:
+        top.step(
+            [t - start for t, _ in data.timeline],
+            [w for _, w in data.timeline],
             where="post",
-            color=_COLOURS.get(target, "black"),
+            color=_COLOURS.get(data.target, "black"),
+            label=f"{data.target} %",
         )
-    column[0].set_ylabel(f"{target} %")
-    column[0].set_ylim(-5, 105)
-    column[0].set_title(f"{rollout.id} ({rollout.kind}): {rollout.status}")
+    for outcome in GateOutcome:
+        times = [t - start for t, o in data.outcomes if o is outcome]
+        if times:
+            top.scatter(
+                times,
+                [-2.0] * len(times),
+                marker="|",
+                color=OUTCOME_COLOURS[outcome],
+                label=f"gate {outcome}",
+            )
+    top.set_ylabel(f"{data.target} %")
+    top.set_ylim(-5, 105)
+    title = f"{data.rollout.id} ({data.rollout.kind}): {data.rollout.status}"
+    if data.unreadable_samples:
+        title += f" ({data.unreadable_samples} unreadable sample lines left out)"
+    top.set_title(title)
+    top.legend(loc="upper left", fontsize="small")
     for axis, name in zip(column[1:], names, strict=True):
-        for colour, points in sorted(per_colour[name].items()):
-            points.sort()
+        for colour, points in sorted(data.series[name].items()):
             axis.plot(
                 [t - start for t, _ in points],
                 [v for _, v in points],
                 color=_COLOURS.get(colour, "black"),
                 label=colour,
             )
-        if name in thresholds:
-            axis.axhline(thresholds[name], color="tab:red", linestyle="--", label="threshold")
+        if name in data.thresholds:
+            axis.axhline(data.thresholds[name], color="tab:red", linestyle="--", label="threshold")
         axis.set_ylabel(name)
         axis.legend(loc="upper left", fontsize="small")
-    for event in rollout.events:
-        if event.get("event") == "breach":
-            fired = (_float(event.get("time")) or start) - start
-            for axis in column:
-                axis.axvline(fired, color="tab:red", linewidth=2)
-            column[0].annotate(
-                f"trigger fired: {event.get('trigger')}", (fired, 80), color="tab:red"
-            )
+    for at, trigger in data.fired:
+        for axis in column:
+            axis.axvline(at - start, color="tab:red", linewidth=2)
+        top.annotate(f"trigger fired: {trigger}", (at - start, 80), color="tab:red")
     column[-1].set_xlabel("seconds since the start")
     fig.tight_layout()
+    return fig
+
+
+def write_report(
+    journal: Journal,
+    rollout_id: str | None,
+    output: Path | None,
+    *,
+    metrics: MetricsSource | None = None,
+    warn: Callable[[str], None] = lambda message: None,
+) -> Path:
+    rollout = choose_rollout(journal, rollout_id)
+    data = report_data(journal, rollout, metrics)
+    if data.unreadable_samples:
+        warn(
+            f"report: {data.unreadable_samples} line(s) of "
+            f"{journal.samples_path(rollout.id)} could not be read (truncated?); "
+            "drawn from the others"
+        )
     path = output or journal.log_dir / f"{rollout.id}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RefusedError(
+            f"-o {path}: its folder cannot be created ({exc.strerror}); "
+            "allowed: a path in a writable folder"
+        ) from exc
+    fig = draw(data)
+    from matplotlib import pyplot as plt
+
+    try:
+        fig.savefig(path, dpi=90, format="png")
+    except OSError as exc:
+        raise RefusedError(f"-o {path}: cannot be written ({exc.strerror})") from exc
+    finally:
+        plt.close(fig)
     return path

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from components.settings import parse_traffic
+from components.settings import SettingsError, parse_traffic
 from kgot_rollout._journal import Journal
 from kgot_rollout._rollout import Rollouts
-from kgot_rollout._types import TrafficState
+from kgot_rollout._types import RolloutKind, TrafficState
 
 
 def _when(at: float | None) -> str:
@@ -33,9 +33,9 @@ def status_data(rollouts: Rollouts, journal: Journal) -> dict[str, object]:
                 "standbyWeight": applied_traffic.standby_weight,
             }
             in_sync = applied.result == "succeeded" and applied_traffic == traffic
-        except Exception:
+        except SettingsError:  # an applied config the tool cannot read
             applied_state = {"result": applied.result, "version": applied.version}
-    last = journal.last_rollout(kinds=("shift", "promote", "rollback", "watch"))
+    last = journal.last_rollout(kinds=tuple(RolloutKind))
     return {
         "stack": settings.stack,
         "environment": settings.environment,

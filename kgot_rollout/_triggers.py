@@ -15,12 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from components.settings import Comparison
+from kgot_rollout._types import GateOutcome
 
 Sample = tuple[float, float]
 Series = Sequence[Sample]
 
 
 class Status(enum.Enum):
+    """One trigger's verdict at one instant."""
+
     OK = "ok"
     PENDING = "pending"
     BREACH = "breach"
@@ -132,13 +135,19 @@ class GateResult:
         return tuple(v for v in self.verdicts if v.status is status)
 
     @property
-    def status(self) -> Status:
+    def outcome(self) -> GateOutcome:
         if self.error:
-            return Status.MISSING
-        for status in (Status.BREACH, Status.MISSING, Status.PENDING):
-            if self.with_status(status):
-                return status
-        return Status.OK
+            return GateOutcome.ERROR
+        if self.with_status(Status.BREACH):
+            return GateOutcome.BREACH
+        if self.with_status(Status.MISSING) or not self.verdicts:
+            return GateOutcome.INCONCLUSIVE
+        return GateOutcome.PASS
+
+    @property
+    def pending(self) -> tuple[Verdict, ...]:
+        """Triggers over their threshold for less than their window (the gate still passes)."""
+        return self.with_status(Status.PENDING)
 
     @property
     def fired(self) -> Verdict | None:

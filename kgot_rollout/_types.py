@@ -11,6 +11,67 @@ from components.settings import Color, TrafficSettings
 Colour = Color
 
 
+class RolloutKind(enum.StrEnum):
+    """What a rollout in the history is."""
+
+    SHIFT = "shift"
+    PROMOTE = "promote"
+    ROLLBACK = "rollback"
+    WATCH = "watch"
+
+
+# The kinds that hold on the gate (a manual rollback does not).
+GATED_KINDS = (RolloutKind.SHIFT, RolloutKind.PROMOTE, RolloutKind.WATCH)
+
+
+class RolloutStatus(enum.StrEnum):
+    """Where a rollout stands; the last one recorded is its state."""
+
+    RUNNING = "running"
+    INTERRUPTED = "interrupted"
+    # Every requested step passed; the split stays until `promote`.
+    COMPLETED = "completed"
+    PROMOTED = "promoted"
+    HEALTHY = "healthy"
+    HELD = "held"
+    FROZEN = "frozen"
+    ROLLED_BACK = "rolled-back"
+
+
+class Event(enum.StrEnum):
+    """The events of a rollout in ``history-<stack>.jsonl``."""
+
+    STARTED = "started"
+    RESUMED = "resumed"
+    PROMOTE = "promote"
+    STEP_APPLIED = "step-applied"
+    STEP_PASSED = "step-passed"
+    BREACH = "breach"
+    # The gate stayed inconclusive (no data) past its limit.
+    MISSING_DATA = "missing-data"
+    # Prometheus stayed unreachable or answered errors past its limit.
+    METRICS_ERROR = "metrics-error"
+    ROLLED_BACK = "rolled-back"
+    FINISHED = "finished"
+    INTERRUPTED = "interrupted"
+
+
+class GateOutcome(enum.StrEnum):
+    """One evaluation of the gate: three outcomes, and the error path.
+
+    PASS: every trigger has data and none is breached (one may be over its
+    threshold for less than its window: pending). BREACH: a trigger held its
+    condition for its whole window. INCONCLUSIVE: a trigger has no data, so no
+    verdict. ERROR: the provider (Prometheus) could not be asked, so there was
+    no evaluation at all. Inconclusive and error each have their own limit.
+    """
+
+    PASS = "pass"
+    BREACH = "breach"
+    INCONCLUSIVE = "inconclusive"
+    ERROR = "error"
+
+
 class ExitCode(enum.IntEnum):
     """Process exit codes, documented in ``--help`` and the README."""
 
@@ -52,6 +113,10 @@ class TrafficState:
         """Share of traffic (0-100) that ``colour`` receives."""
         return 100 - self.standby_weight if colour == self.active else self.standby_weight
 
+    def as_config(self) -> dict[str, str]:
+        """The stack config keys that hold this state."""
+        return {"activeColor": self.active, "standbyWeight": str(self.standby_weight)}
+
     def describe(self) -> str:
         if self.standby_weight == 0:
             return f"{self.active} 100%"
@@ -70,3 +135,14 @@ def state_for_weight(source: Colour, target: Colour, weight: int) -> TrafficStat
     if weight == 100:
         return TrafficState(active=target, standby_weight=0)
     return TrafficState(active=source, standby_weight=weight)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a command ended: its exit code, what to tell the user, and when it decided."""
+
+    code: ExitCode
+    message: str
+    rollout_id: str = ""
+    decided_at: float | None = None
+    restored_at: float | None = None

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import math
 import os
 import signal
 import sys
@@ -12,29 +15,34 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
-from components.settings import PlatformSettings
+from components.settings import BUILTIN_TRIGGERS, PlatformSettings
 from kgot_rollout import __version__
+from kgot_rollout._clock import Clock, SystemClock
 from kgot_rollout._console import Console
 from kgot_rollout._engine import Engine
 from kgot_rollout._exceptions import RefusedError, RolloutError, StackLockedError
-from kgot_rollout._gate import BUILTIN_TRIGGERS, Gate
-from kgot_rollout._journal import Journal, exclusive
+from kgot_rollout._gate import Gate
+from kgot_rollout._hold import HoldPolicy
+from kgot_rollout._journal import Journal, check_stack_name, exclusive
 from kgot_rollout._metrics import build_registry, push, write_textfile
 from kgot_rollout._notify import PAGERDUTY_EVENTS_URL, Notifier
-from kgot_rollout._prometheus import MetricsSource, PrometheusClient
+from kgot_rollout._prometheus import MetricsSource, PrometheusClient, check_url
 from kgot_rollout._queries import QuerySet
-from kgot_rollout._rollout import Clock, HoldPolicy, Outcome, Rollouts, SystemClock, parse_steps
-from kgot_rollout._types import ExitCode, parse_colour
+from kgot_rollout._rollout import Rollouts, parse_steps
+from kgot_rollout._types import GATED_KINDS, ExitCode, Outcome, parse_colour
 
 EXIT_CODES = """\
 exit codes:
   0  done (shifted, promoted, healthy, or nothing to do)
   1  error (the engine or a tool failed; see logs/deployment/rollout.log)
-  2  refused (bad input, unknown stack, an unsafe preview, or the stack lock
-     is held): nothing was changed
-  3  rolled back (a trigger was breached, or data stayed missing with
-     onMissingData=rollback): routing is back on the previous colour
-  4  held (missing data past the bound, freeze mode on a breach, or
+  2  refused (bad input, unknown stack, an unsafe preview, the stack lock is
+     held, or Prometheus not answering before the first step): nothing was
+     changed
+  3  rolled back (a trigger was breached, or, with onMissingData=rollback, the
+     gate stayed inconclusive or Prometheus failing past its limit): routing
+     is back on the previous colour
+  4  held (the gate inconclusive past --missing-data-timeout, Prometheus
+     failing past --metrics-error-timeout, freeze mode on a breach, or
      interrupted): traffic was left where it is, never promoted
 """
 
@@ -50,13 +58,15 @@ class Dependencies:
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
 
 
-def _positive(text: str) -> float:
+def _seconds(text: str) -> float:
+    """A duration: finite and positive (nan and inf would never elapse)."""
+    allowed = "allowed: a finite number of seconds > 0"
     try:
         value = float(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: allowed: seconds >= 0")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds; {allowed}") from exc
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: {allowed}")
     return value
 
 
@@ -100,19 +110,33 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--rate-window", help="PromQL rate window (default 1m)")
     common.add_argument(
         "--interval",
-        type=_positive,
+        type=_seconds,
         default=15.0,
         help="seconds between trigger evaluations (default 15)",
     )
     common.add_argument(
         "--missing-data-timeout",
-        type=_positive,
+        type=_seconds,
         default=120.0,
-        help="seconds metrics may be missing before onMissingData applies (default 120)",
+        help="seconds the gate may stay inconclusive (a trigger without data) before "
+        "onMissingData applies (default 120)",
+    )
+    common.add_argument(
+        "--metrics-error-timeout",
+        type=_seconds,
+        default=60.0,
+        help="seconds Prometheus may stay unreachable or answer errors during a hold "
+        "before onMissingData applies (default 60)",
+    )
+    common.add_argument(
+        "--query-timeout",
+        type=_seconds,
+        default=5.0,
+        help="total seconds one Prometheus query may take, answer included (default 5)",
     )
     common.add_argument(
         "--health-window",
-        type=_positive,
+        type=_seconds,
         default=30.0,
         help="seconds the health trigger (targets down) may fail before a breach (default 30)",
     )
@@ -171,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch = command("watch", "monitor the active colour after a release; roll back on breach")
     watch.add_argument(
         "--window",
-        type=_positive,
+        type=_seconds,
         help="seconds to watch (default: rollback.monitoringWindowSeconds)",
     )
     watch.add_argument("--freeze", action="store_true", help="on a breach alert, do not roll back")
@@ -188,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _hold_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--hold", type=_positive, default=60.0, help="seconds to hold at each step (default 60)"
+        "--hold", type=_seconds, default=60.0, help="seconds to hold at each step (default 60)"
     )
     parser.add_argument(
         "--allow-non-routing",
@@ -200,12 +224,12 @@ def _hold_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _default_engine(args: argparse.Namespace) -> Engine:
+def _default_engine(args: argparse.Namespace, deps: Dependencies) -> Engine:
     from pulumi.automation.events import EngineEvent
 
     from kgot_rollout._automation import AutomationEngine, describe_event
 
-    journal = Journal(_log_dir(args), args.stack)
+    journal = Journal(_log_dir(args), args.stack, deps.clock)
 
     def log_event(event: EngineEvent) -> None:
         line = describe_event(event)
@@ -230,7 +254,27 @@ def _log_dir(args: argparse.Namespace) -> Path:
 
 
 def _default_metrics(args: argparse.Namespace) -> MetricsSource:
-    return PrometheusClient(args.prometheus)
+    return PrometheusClient(args.prometheus, timeout=args.query_timeout)
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """The project and log folders, before anything is written: RefusedError if unusable."""
+    project: Path = args.project_dir
+    if not project.is_dir():
+        what = "is not a folder" if project.exists() else "does not exist"
+        raise RefusedError(
+            f"--project-dir {project}: {what}; allowed: the kgot-platform project folder "
+            "(where Pulumi.yaml is)"
+        )
+    log_dir = _log_dir(args)
+    for folder in (log_dir, *log_dir.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise RefusedError(
+                    f"--log-dir {log_dir}: {folder} is a file; allowed: a folder "
+                    "(created when missing)"
+                )
+            break
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -246,21 +290,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _open_journal(args: argparse.Namespace, deps: Dependencies) -> Journal:
+    check_stack_name(args.stack)
+    _check_paths(args)
+    try:
+        return Journal(_log_dir(args), args.stack, deps.clock)
+    except OSError as exc:
+        raise RefusedError(
+            f"--log-dir {_log_dir(args)}: cannot be created ({exc.strerror}); "
+            "allowed: a folder this user may write"
+        ) from exc
+
+
 def run(argv: list[str], deps: Dependencies) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        # Usage errors and --help go where the command's own output goes.
+        with contextlib.redirect_stderr(deps.stderr), contextlib.redirect_stdout(deps.stdout):
+            args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) and int(ExitCode.REFUSED)
-    journal = Journal(_log_dir(args), args.stack)
     console = Console(deps.stderr, quiet=args.quiet)
+    try:
+        journal = _open_journal(args, deps)
+    except RefusedError as exc:
+        # Nowhere to log yet: the terminal only.
+        console.line(f"refused: {exc}")
+        return int(ExitCode.REFUSED)
     rollouts: Rollouts | None = None
     try:
+        check_url(args.prometheus)
         if args.command in ("history", "report"):
             # From the records alone: no engine, no Pulumi CLI needed.
-            return _records(args, journal, deps).code
-        engine = (deps.engine or _default_engine)(args)
-        rollouts = _rollouts(args, deps, engine, journal, console)
+            return _records(args, journal, deps, console).code
+        queries = _queries(args)
+        engine = deps.engine(args) if deps.engine else _default_engine(args, deps)
+        rollouts = _rollouts(args, deps, engine, journal, console, queries)
         return _dispatch(args, rollouts, journal, deps).code
     except StackLockedError as exc:
         return _fail(console, journal, ExitCode.REFUSED, str(exc))
@@ -272,7 +337,7 @@ def run(argv: list[str], deps: Dependencies) -> int:
         return _fail(console, journal, ExitCode.ERROR, f"error: {type(exc).__name__}: {exc}")
     except KeyboardInterrupt:
         if rollouts is not None:
-            rollouts.interrupted(None)
+            rollouts.interrupted()
         return _fail(
             console,
             journal,
@@ -288,16 +353,21 @@ def _fail(console: Console, journal: Journal, code: ExitCode, message: str) -> i
     return int(code)
 
 
+def _queries(args: argparse.Namespace) -> QuerySet:
+    queries = QuerySet.from_file(args.queries) if args.queries else QuerySet()
+    if args.rate_window:
+        queries = dataclasses.replace(queries, rate_window=args.rate_window)
+    return queries
+
+
 def _rollouts(
     args: argparse.Namespace,
     deps: Dependencies,
     engine: Engine,
     journal: Journal,
     console: Console,
+    queries: QuerySet,
 ) -> Rollouts:
-    queries = QuerySet.from_file(args.queries) if args.queries else QuerySet()
-    if args.rate_window:
-        queries = QuerySet(**{**queries.__dict__, "rate_window": args.rate_window})
     metrics_factory = deps.metrics or _default_metrics
 
     def gate_factory(settings: PlatformSettings) -> Gate:
@@ -311,7 +381,7 @@ def _rollouts(
         )
 
     def after_rollout(settings: PlatformSettings) -> None:
-        analysed = journal.last_rollout(kinds=("shift", "promote", "watch"))
+        analysed = journal.last_rollout(kinds=GATED_KINDS)
         samples = journal.samples(analysed.id) if analysed else []
         registry = build_registry(settings.environment, journal.rollouts(), samples)
         write_textfile(journal.log_dir / "kgot_rollout.prom", registry)
@@ -336,6 +406,7 @@ def _rollouts(
             hold_seconds=getattr(args, "hold", 60.0),
             interval_seconds=args.interval,
             missing_data_seconds=args.missing_data_timeout,
+            metrics_error_seconds=args.metrics_error_timeout,
         ),
         allow_non_routing=getattr(args, "allow_non_routing", False),
         freeze=getattr(args, "freeze", False),
@@ -345,7 +416,9 @@ def _rollouts(
     )
 
 
-def _records(args: argparse.Namespace, journal: Journal, deps: Dependencies) -> Outcome:
+def _records(
+    args: argparse.Namespace, journal: Journal, deps: Dependencies, console: Console
+) -> Outcome:
     out = deps.stdout
     if args.command == "history":
         from kgot_rollout._status import render_history
@@ -355,7 +428,7 @@ def _records(args: argparse.Namespace, journal: Journal, deps: Dependencies) -> 
     from kgot_rollout._report import write_report
 
     metrics = (deps.metrics or _default_metrics)(args)
-    path = write_report(journal, args.rollout, args.output, metrics=metrics)
+    path = write_report(journal, args.rollout, args.output, metrics=metrics, warn=console.line)
     out.write(f"{path}\n")
     return Outcome(ExitCode.DONE, str(path))
 

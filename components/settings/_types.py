@@ -9,6 +9,7 @@ their schema.
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
@@ -215,7 +216,18 @@ SlackChannel = Annotated[
     Field(pattern=r"^#[a-z0-9][a-z0-9_-]{0,79}$"),
     Allowed("a Slack channel such as #kgot-alerts"),
 ]
-BUILTIN_TRIGGERS = ("error_rate", "latency", "cpu", "health")
+
+
+class BuiltinTrigger(enum.StrEnum):
+    """The rollout tool's triggers every colour gets; custom triggers may not take these names."""
+
+    ERROR_RATE = "error_rate"
+    LATENCY = "latency"
+    CPU = "cpu"
+    HEALTH = "health"
+
+
+BUILTIN_TRIGGERS = tuple(t.value for t in BuiltinTrigger)
 TriggerName = Annotated[
     str,
     Field(pattern=rf"^(?!({'|'.join(BUILTIN_TRIGGERS)})$)[a-zA-Z_][a-zA-Z0-9_]*$"),

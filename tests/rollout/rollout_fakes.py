@@ -161,6 +161,9 @@ class FakeClock:
     def now(self) -> float:
         return self.t
 
+    def monotonic(self) -> float:
+        return self.t
+
     def sleep(self, seconds: float) -> None:
         self.t += seconds
         if self.on_sleep is not None:
@@ -176,15 +179,23 @@ class RecordedMetrics:
     """Series per (trigger, colour) as functions of time; ``None`` is a gap."""
 
     curves: dict[tuple[str, str], Curve] = field(default_factory=dict)
+    # Unreachable from the start (the online check fails too), or only for queries.
     down: bool = False
+    queries_fail: bool = False
     queries: list[str] = field(default_factory=list)
+
+    def check_online(self) -> None:
+        if self.down:
+            from kgot_rollout._exceptions import MetricsUnavailableError
+
+            raise MetricsUnavailableError("Prometheus at http://fake unreachable: refused")
 
     def set(self, name: str, colour: str, curve: Curve) -> None:
         self.curves[(name, colour)] = curve
 
     def _curve(self, query: str) -> Curve | None:
         self.queries.append(query)
-        if self.down:
+        if self.down or self.queries_fail:
             from kgot_rollout._exceptions import MetricsUnavailableError
 
             raise MetricsUnavailableError("Prometheus at http://fake unreachable: refused")

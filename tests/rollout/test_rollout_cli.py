@@ -25,6 +25,13 @@ def events(h: Harness, name: str) -> list[dict[str, object]]:
     return [e for e in h.history() if e["event"] == name]
 
 
+def samples(h: Harness) -> list[dict[str, object]]:
+    """The gate's evaluations of the last rollout."""
+    rollout = str(h.history()[-1]["rollout"])
+    lines = (h.log_dir / f"{rollout}.samples.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
 def test_healthy_shift_promotes_in_steps(harness: Harness) -> None:
     healthy(harness.metrics, "blue", "green")
     code = harness.run("shift", "--to", "green", "--steps", "10,50,100", "--hold", "20")
@@ -131,13 +138,53 @@ def test_missing_data_rolls_back_when_configured(harness: Harness) -> None:
     assert events(harness, "rolled-back")[0]["trigger"] == "missing_data"
 
 
-def test_prometheus_down_holds_and_the_log_says_why(harness: Harness) -> None:
+def test_prometheus_down_before_the_first_step_applies_nothing(harness: Harness) -> None:
     healthy(harness.metrics, "blue", "green")
     harness.metrics.down = True
     code = harness.run("shift", "--to", "green", "--steps", "10,100", "--hold", "10")
+    assert code == ExitCode.REFUSED
+    assert "unreachable" in harness.stderr and "nothing was applied" in harness.stderr
+    assert harness.engine.traffic == ("blue", 0)
+    assert not [c for c in harness.engine.calls if c[0] in ("set_config", "preview", "up")]
+
+
+def test_a_failing_baseline_query_applies_nothing(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.metrics.queries_fail = True  # online, but the queries fail
+    code = harness.run("shift", "--to", "green", "--steps", "10,100")
+    assert code == ExitCode.REFUSED
+    assert "baseline latency of blue could not be measured" in harness.stderr
+    assert not harness.engine.ups()
+
+
+def test_prometheus_failing_during_a_hold_holds_after_its_own_limit(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+
+    def fail_after_the_first_step(applied: object) -> None:
+        harness.metrics.queries_fail = True
+
+    harness.engine.on_up = fail_after_the_first_step
+    start = harness.clock.now()
+    args = ("--steps", "10,100", "--hold", "600", "--metrics-error-timeout", "20")
+    code = harness.run("shift", "--to", "green", *args)
     assert code == ExitCode.HELD
     assert harness.engine.traffic == ("blue", 10)
-    assert "unreachable" in harness.log()
+    # The error limit (20 s), not the missing-data one (30 s) nor the hold (600 s).
+    assert harness.clock.now() - start <= 20 + 5
+    assert [e["event"] for e in harness.history()][-2:] == ["metrics-error", "finished"]
+    assert "gate error" in harness.log() and "unreachable" in harness.log()
+    assert "metrics unavailable for 20s" in harness.stdout
+    outcomes = {s["outcome"] for s in samples(harness)}
+    assert outcomes == {"error"}
+
+
+def test_missing_data_is_inconclusive_not_an_error(harness: Harness) -> None:
+    healthy(harness.metrics, "blue")  # green: no data, Prometheus fine
+    code = harness.run("shift", "--to", "green", "--steps", "10,100", "--metrics-error-timeout", "5")
+    assert code == ExitCode.HELD
+    assert events(harness, "missing-data") and not events(harness, "metrics-error")
+    assert "gate inconclusive" in harness.log()
+    assert {s["outcome"] for s in samples(harness)} == {"inconclusive"}
 
 
 def test_freeze_stops_and_alerts_instead_of_rolling_back(harness: Harness) -> None:

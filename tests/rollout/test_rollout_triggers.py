@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from kgot_rollout._triggers import GateResult, Status, TriggerSpec, Verdict, evaluate, worst_of
+from kgot_rollout._types import GateOutcome
 
 pytestmark = pytest.mark.rollout
 
@@ -104,11 +105,24 @@ def test_worst_of_merges_series_towards_the_breach() -> None:
     assert worst_of([[(0.0, 1.0)], [(0.0, 0.0)]], "<") == [(0.0, 0.0)]
 
 
-def test_gate_result_order_breach_then_missing_then_pending() -> None:
+def test_gate_outcome_is_breach_then_inconclusive_then_pass() -> None:
     ok = Verdict(ERRORS, Status.OK, 0.0)
+    pending = Verdict(HEALTH, Status.PENDING, 0.5, 0.0)
     missing = Verdict(HEALTH, Status.MISSING)
     breach = Verdict(ERRORS, Status.BREACH, 0.5, 0.0)
-    assert GateResult(0.0, (ok, missing)).status is Status.MISSING
-    assert GateResult(0.0, (missing, breach)).status is Status.BREACH
+    assert GateResult(0.0, (ok, missing)).outcome is GateOutcome.INCONCLUSIVE
+    assert GateResult(0.0, (missing, breach)).outcome is GateOutcome.BREACH
     assert GateResult(0.0, (missing, breach)).fired is breach
-    assert GateResult(0.0, (ok,), error="Prometheus down").status is Status.MISSING
+    # Pending passes this evaluation (a step only completes once nothing is pending).
+    assert GateResult(0.0, (ok, pending)).outcome is GateOutcome.PASS
+    assert GateResult(0.0, (ok, pending)).pending == (pending,)
+    assert GateResult(0.0, (ok,)).outcome is GateOutcome.PASS
+    # No trigger at all is never a pass.
+    assert GateResult(0.0, ()).outcome is GateOutcome.INCONCLUSIVE
+
+
+def test_an_unreachable_provider_is_an_error_not_missing_data() -> None:
+    ok = Verdict(ERRORS, Status.OK, 0.0)
+    result = GateResult(0.0, (ok,), error="Prometheus at http://p unreachable")
+    assert result.outcome is GateOutcome.ERROR
+    assert result.describe() == "Prometheus at http://p unreachable"

@@ -1,0 +1,143 @@
+"""Step progression: apply each weight (config, routing-only preview, ``up``), then hold.
+
+A step whose preview changes more than routing is refused with the config put
+back; traffic changed by hand under a running shift stops it untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from components.settings import PlatformSettings
+from kgot_rollout._clock import Clock
+from kgot_rollout._console import Console, bar
+from kgot_rollout._endings import Endings
+from kgot_rollout._engine import Engine, describe_steps, unsafe_changes
+from kgot_rollout._exceptions import RefusedError
+from kgot_rollout._hold import Hold
+from kgot_rollout._journal import Journal
+from kgot_rollout._notify import Notification
+from kgot_rollout._triggers import TriggerSpec
+from kgot_rollout._types import (
+    Colour,
+    Event,
+    ExitCode,
+    GateOutcome,
+    Outcome,
+    RolloutKind,
+    RolloutStatus,
+    TrafficState,
+    state_for_weight,
+)
+
+
+@dataclass
+class Steps:
+    engine: Engine
+    journal: Journal
+    console: Console
+    clock: Clock
+    endings: Endings
+    # The traffic state in stack config now (re-read between steps).
+    live_traffic: Callable[[], TrafficState]
+    allow_non_routing: bool = False
+
+    def apply(self, before: TrafficState, after: TrafficState, *, rollout: str, why: str) -> None:
+        """Write the traffic config, preview it, refuse unsafe changes, then ``up``."""
+        self.engine.set_config(after.as_config())
+        try:
+            report = self.engine.preview()
+            unsafe = unsafe_changes(report)
+            if unsafe and not self.allow_non_routing:
+                self.journal.log(
+                    "refused: preview changes non-routing resources",
+                    level="ERROR",
+                    rollout=rollout,
+                    changes=describe_steps(unsafe),
+                )
+                raise RefusedError(
+                    f"the preview of {after.describe()} would change more than routing: "
+                    f"{describe_steps(unsafe)}. Config restored to {before.describe()}; "
+                    "nothing was applied. Use --allow-non-routing to apply it anyway."
+                )
+            self.journal.log(
+                f"applying {after.describe()}",
+                rollout=rollout,
+                changes=describe_steps(report.changes) or "none",
+            )
+            self.engine.up(message=f"kgot-rollout: {why}")
+        except RefusedError:
+            # Refused or locked: nothing was applied, so the config goes back too.
+            self.engine.set_config(before.as_config())
+            raise
+
+    def applied(self, state: TrafficState) -> bool:
+        """Whether the last update applied ``state`` (it may not have, if interrupted)."""
+        last = self.engine.last_update()
+        if last is None or last.result != "succeeded":
+            return False
+        return last.config.get("activeColor") == state.active and str(
+            last.config.get("standbyWeight", "0")
+        ) == str(state.standby_weight)
+
+    def run(
+        self,
+        settings: PlatformSettings,
+        hold: Hold,
+        specs: tuple[TriggerSpec, ...],
+        *,
+        source: Colour,
+        target: Colour,
+        steps: Sequence[int],
+        hold_seconds: float,
+        rollout_id: str,
+        kind: RolloutKind,
+    ) -> Outcome:
+        current = TrafficState.of(settings.traffic)
+        since: float | None = None
+        for index, weight in enumerate(steps, start=1):
+            after = state_for_weight(source, target, weight)
+            label = f"[{index}/{len(steps)}]"
+            if index > 1:
+                live = self.live_traffic()
+                if live != current:
+                    # Someone rolled back or flipped by hand while this step held.
+                    message = (
+                        f"traffic changed under this {kind} (now {live.describe()}, "
+                        f"expected {current.describe()}); stopped without touching it"
+                    )
+                    self.endings.finish(
+                        settings, rollout_id, kind, RolloutStatus.HELD, message, Notification.HELD
+                    )
+                    return Outcome(ExitCode.HELD, message, rollout_id)
+            if after != current or not self.applied(after):
+                self.apply(current, after, rollout=rollout_id, why=f"{kind} {target} {weight}%")
+            current = after
+            self.journal.record(rollout_id, kind, Event.STEP_APPLIED, weight=weight, colour=target)
+            self.console.line(f"{label} {bar(weight)} {target} {weight}% applied")
+            if since is None:
+                since = self.clock.now()
+            held = hold.run(
+                specs,
+                colour=target,
+                weight=weight,
+                seconds=hold_seconds,
+                since=since,
+                rollout=rollout_id,
+                label=label,
+            )
+            if held.outcome is not GateOutcome.PASS:
+                return self.endings.failed_gate(
+                    settings, held, current, source, target, weight, rollout_id, kind
+                )
+            self.journal.record(rollout_id, kind, Event.STEP_PASSED, weight=weight)
+            self.console.line(f"{label} {bar(weight)} {target} {weight}% passed its gate")
+        last = steps[-1]
+        if last == 100:
+            status, message = RolloutStatus.PROMOTED, f"{target} promoted: all traffic on {target}"
+        else:
+            status = RolloutStatus.COMPLETED
+            message = f"{target} holds {last}%; run `kgot-rollout promote` to finish"
+        self.endings.finish(settings, rollout_id, kind, status, message, Notification.FINISHED)
+        return Outcome(ExitCode.DONE, message, rollout_id)
