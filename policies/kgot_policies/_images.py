@@ -34,22 +34,54 @@ def parse_image(image: str) -> ImageRef:
     return ImageRef(name, tag or None, digest or None)
 
 
+class DigestsFileError(Exception):
+    """The verified-digests file cannot be used: every signed-image check then fails."""
+
+
+def _digests_file(path: Path) -> list[str]:
+    allowed = "allowed: UTF-8 text with one digest a line, or a JSON list of them"
+    if not path.is_absolute():
+        # The pack runs in its own folder, not where the command was typed.
+        raise DigestsFileError(
+            f"verifiedDigestsFile {str(path)!r} is relative, and the pack runs in {Path.cwd()}; "
+            "allowed: an absolute path"
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DigestsFileError(f"cannot read verifiedDigestsFile: {error.strerror}") from error
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DigestsFileError(
+            f"verifiedDigestsFile {path} is not UTF-8 text (byte {error.start}); {allowed}"
+        ) from error
+    try:
+        loaded = json.loads(text)
+    except json.JSONDecodeError:
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    except RecursionError as error:
+        raise DigestsFileError(
+            f"verifiedDigestsFile {path} is nested too deeply; {allowed}"
+        ) from error
+    if not isinstance(loaded, list) or not all(isinstance(x, str) for x in loaded):
+        raise DigestsFileError(
+            f"verifiedDigestsFile {path} is JSON but not a list of strings; {allowed}"
+        )
+    return loaded
+
+
 def verified_digests(settings: Mapping[str, Any]) -> set[str]:
     """Digests whose signatures the pipeline verified: listed in config, or in a file.
 
     The file holds one digest (or image@digest) a line, or a JSON list of them,
-    as the signature-verification step writes it.
+    as the signature-verification step writes it; one it cannot read is a
+    DigestsFileError.
     """
     found = {str(d) for d in settings.get("verifiedDigests") or []}
     path = settings.get("verifiedDigestsFile")
     if path:
-        text = Path(str(path)).read_text(encoding="utf-8")
-        try:
-            loaded = json.loads(text)
-            entries = [str(x) for x in loaded] if isinstance(loaded, list) else []
-        except json.JSONDecodeError:
-            entries = [line.strip() for line in text.splitlines() if line.strip()]
-        found.update(entries)
+        found.update(_digests_file(Path(str(path))))
     return {entry.rpartition("@")[2] for entry in found}
 
 
@@ -73,8 +105,8 @@ def image_problems(image: Any, settings: Mapping[str, Any], production: bool) ->
     if settings.get("requireSignedImages") and ref.pinned:
         try:
             trusted = verified_digests(settings)
-        except OSError as error:
-            return [*problems, f"cannot read verifiedDigestsFile: {error.strerror}"]
+        except DigestsFileError as error:
+            return [*problems, str(error)]
         if ref.digest not in trusted:
             problems.append(f"image {image} has no verified signature for its digest")
     elif settings.get("requireSignedImages"):

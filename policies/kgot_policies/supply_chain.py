@@ -77,6 +77,10 @@ VULNERABILITY_DEFAULTS: dict[str, Any] = {
     "maxCritical": 0,
     "maxHigh": 5,
 }
+# `trivy image --format json` writes this schema version.
+TRIVY_SCHEMA_VERSION = 2
+# Problems listed per report before the rest are summarised.
+_SHOWN_PROBLEMS = 5
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ class Finding:
 
 
 class ReportError(Exception):
-    """A scan report that cannot be used; the gate fails closed on it."""
+    """A scan report or gate config that cannot be used; the gate fails closed on it."""
 
 
 def _report_files(path: Path) -> list[Path]:
@@ -101,35 +105,126 @@ def _report_files(path: Path) -> list[Path]:
     return [path]
 
 
-def read_trivy_report(path: Path) -> list[Finding]:
-    """Findings of one Trivy JSON report (``trivy image --format json``)."""
+def _load_json(path: Path) -> object:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except OSError as error:
         raise ReportError(f"cannot read scan report {path}: {error.strerror}") from error
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ReportError(
+            f"scan report {path} is not UTF-8 text (byte {error.start}); "
+            "allowed: a Trivy JSON report"
+        ) from error
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
         raise ReportError(f"scan report {path} is not valid JSON: {error}") from error
-    if not isinstance(document, dict) or not isinstance(document.get("Results", []), list):
-        raise ReportError(f"scan report {path} is not a Trivy JSON report (no Results list)")
-    artifact = str(document.get("ArtifactName") or path.name)
-    findings = []
-    for result in document.get("Results") or []:
-        for vuln in (result or {}).get("Vulnerabilities") or []:
+    except RecursionError as error:
+        raise ReportError(
+            f"scan report {path} is nested too deeply to be a Trivy report"
+        ) from error
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
+
+
+def _text(
+    item: dict[str, Any], key: str, where: str, problems: list[str], *, required: bool
+) -> str:
+    """A string field the gate reads (or "" after noting the problem)."""
+    value = item.get(key)
+    if isinstance(value, str) and (value or not required):
+        return value
+    if value is None and not required:
+        return ""
+    name = f"{where}.{key}" if where else key
+    shown = "missing" if key not in item else "empty" if value == "" else _kind(value)
+    problems.append(
+        f"{name} is {shown}; allowed: {'a non-empty string' if required else 'a string'}"
+    )
+    return ""
+
+
+def trivy_findings(document: object) -> tuple[list[Finding], list[str]]:
+    """Findings of a Trivy JSON report, and what is wrong with the fields the gate reads.
+
+    The gate reads ``SchemaVersion`` and ``ArtifactName`` (that it is a Trivy
+    report, and of which image), ``Results[].Vulnerabilities[]`` and in each
+    finding ``VulnerabilityID``, ``PkgName``, ``InstalledVersion`` and
+    ``Severity``. Trivy leaves ``Results`` out when it found nothing to scan.
+    """
+    if not isinstance(document, dict):
+        return [], [f"the document is {_kind(document)}, not a Trivy report object"]
+    problems: list[str] = []
+    version = document.get("SchemaVersion")
+    if version != TRIVY_SCHEMA_VERSION or isinstance(version, bool):
+        shown = "missing" if "SchemaVersion" not in document else repr(version)
+        problems.append(
+            f"SchemaVersion is {shown}; allowed: {TRIVY_SCHEMA_VERSION} (trivy --format json)"
+        )
+    artifact = _text(document, "ArtifactName", "", problems, required=True)
+    results = document.get("Results")
+    if results is None:
+        results = []
+    elif not isinstance(results, list):
+        problems.append(f"Results is {_kind(results)}, not a list")
+        results = []
+    findings: list[Finding] = []
+    for r, result in enumerate(results):
+        where = f"Results[{r}]"
+        if not isinstance(result, dict):
+            problems.append(f"{where} is {_kind(result)}, not an object")
+            continue
+        vulns = result.get("Vulnerabilities")
+        if vulns is None:
+            continue
+        if not isinstance(vulns, list):
+            problems.append(f"{where}.Vulnerabilities is {_kind(vulns)}, not a list")
+            continue
+        for v, vuln in enumerate(vulns):
+            at = f"{where}.Vulnerabilities[{v}]"
+            if not isinstance(vuln, dict):
+                problems.append(f"{at} is {_kind(vuln)}, not an object")
+                continue
+            severity = vuln.get("Severity")
+            if not isinstance(severity, str) or severity.upper() not in SEVERITIES:
+                problems.append(f"{at}.Severity is {severity!r}; allowed: {', '.join(SEVERITIES)}")
+                severity = "UNKNOWN"
             findings.append(
                 Finding(
-                    vulnerability=str(vuln.get("VulnerabilityID", "?")),
-                    package=str(vuln.get("PkgName", "?")),
-                    installed=str(vuln.get("InstalledVersion", "")),
-                    severity=str(vuln.get("Severity", "UNKNOWN")).upper(),
+                    vulnerability=_text(vuln, "VulnerabilityID", at, problems, required=True),
+                    package=_text(vuln, "PkgName", at, problems, required=True),
+                    installed=_text(vuln, "InstalledVersion", at, problems, required=False),
+                    severity=severity.upper(),
                     artifact=artifact,
                 )
             )
+    return findings, problems
+
+
+def read_trivy_report(path: Path) -> list[Finding]:
+    """Findings of one Trivy JSON report (``trivy image --format json``), or ReportError."""
+    findings, problems = trivy_findings(_load_json(path))
+    if problems:
+        shown = "; ".join(problems[:_SHOWN_PROBLEMS])
+        more = len(problems) - _SHOWN_PROBLEMS
+        raise ReportError(
+            f"scan report {path} is not a Trivy JSON report the gate can read: {shown}"
+            + (f"; and {more} more" if more > 0 else "")
+        )
     return findings
 
 
 def count_findings(findings: list[Finding], threshold: str) -> Counter[str]:
     """Findings per severity at or above the threshold, each (image, CVE, package) once."""
-    floor = SEVERITIES.index(threshold) if threshold in SEVERITIES else SEVERITIES.index("MEDIUM")
+    floor = SEVERITIES.index(threshold)
     unique = {(f.artifact, f.vulnerability, f.package, f.installed): f.severity for f in findings}
     return Counter(
         severity
@@ -138,14 +233,74 @@ def count_findings(findings: list[Finding], threshold: str) -> Counter[str]:
     )
 
 
+@dataclass(frozen=True)
+class GateConfig:
+    enabled: bool
+    paths: tuple[str, ...]
+    threshold: str
+    max_critical: int
+    max_high: int
+
+
+def _limit(settings: dict[str, Any], key: str) -> int:
+    value = settings.get(key)
+    # The engine hands numbers over as floats (protobuf Struct): 5.0 is 5.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ReportError(f"config {key} is {value!r}; allowed: an integer >= 0")
+    return value
+
+
+def gate_config(settings: dict[str, Any]) -> GateConfig:
+    """The gate's config, or ReportError naming the key and what is allowed."""
+    listed = settings.get("reportPaths") or []
+    if not isinstance(listed, list) or not all(isinstance(p, str) and p for p in listed):
+        raise ReportError(
+            f"config reportPaths is {listed!r}; allowed: a list of report paths (strings)"
+        )
+    paths = list(listed)
+    single = settings.get("reportPath")
+    if single is not None:
+        if not isinstance(single, str) or not single:
+            raise ReportError(f"config reportPath is {single!r}; allowed: a report path")
+        paths.append(single)
+    for path in paths:
+        if not Path(path).is_absolute():
+            # The pack runs in its own folder, not where the command was typed.
+            raise ReportError(
+                f"report path {path!r} is relative, and the pack runs in {Path.cwd()}, not "
+                "where it was given; allowed: an absolute path (the policy-config bridge "
+                "makes --trivy-report absolute against the folder it runs in)"
+            )
+    enabled = settings.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise ReportError(f"config enabled is {enabled!r}; allowed: true or false")
+    threshold = settings.get("severityThreshold")
+    if not isinstance(threshold, str) or threshold.upper() not in SEVERITIES:
+        raise ReportError(
+            f"config severityThreshold is {threshold!r}; allowed: {', '.join(SEVERITIES)}"
+        )
+    return GateConfig(
+        enabled=enabled,
+        paths=tuple(paths),
+        threshold=threshold.upper(),
+        max_critical=_limit(settings, "maxCritical"),
+        max_high=_limit(settings, "maxHigh"),
+    )
+
+
 def vulnerability_validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """Fails closed: every report that cannot be read or checked is a violation."""
     settings = config(args, VULNERABILITY_DEFAULTS)
-    paths = [str(p) for p in settings.get("reportPaths") or []]
-    if settings.get("reportPath"):
-        paths.append(str(settings["reportPath"]))
-    if not settings.get("enabled") and not paths:
+    try:
+        gate = gate_config(settings)
+    except ReportError as error:
+        report_violation(f"The vulnerability gate's {error}; the gate fails closed.", None)
         return
-    if not paths:
+    if not gate.enabled and not gate.paths:
+        return
+    if not gate.paths:
         report_violation(
             "The vulnerability gate is enabled but no scan report was given "
             "(config reportPath / reportPaths).",
@@ -153,24 +308,32 @@ def vulnerability_validate(args: StackValidationArgs, report_violation: ReportVi
         )
         return
     findings: list[Finding] = []
-    for path in paths:
+    failed = False
+    for path in gate.paths:
         try:
-            for file in _report_files(Path(path)):
-                findings += read_trivy_report(file)
+            files = _report_files(Path(path))
         except ReportError as error:
             report_violation(f"{error}; the gate fails closed without it.", None)
-            return
-    threshold = str(settings["severityThreshold"]).upper()
-    counts = count_findings(findings, threshold)
+            failed = True
+            continue
+        for file in files:
+            try:
+                findings += read_trivy_report(file)
+            except ReportError as error:
+                report_violation(f"{error}; the gate fails closed without it.", None)
+                failed = True
+    if failed:
+        return
+    counts = count_findings(findings, gate.threshold)
     summary = ", ".join(f"{s} {counts[s]}" for s in reversed(SEVERITIES) if counts[s])
-    limits = (("CRITICAL", int(settings["maxCritical"])), ("HIGH", int(settings["maxHigh"])))
+    limits = (("CRITICAL", gate.max_critical), ("HIGH", gate.max_high))
     for severity, limit in limits:
         if counts[severity] > limit:
             worst = sorted({f.vulnerability for f in findings if f.severity == severity})[:5]
             report_violation(
                 f"{counts[severity]} {severity} vulnerabilities exceed max {limit} "
-                f"(at or above {threshold}: {summary}; e.g. {', '.join(worst)}) "
-                f"in {', '.join(paths)}.",
+                f"(at or above {gate.threshold}: {summary}; e.g. {', '.join(worst)}) "
+                f"in {', '.join(gate.paths)}.",
                 None,
             )
 

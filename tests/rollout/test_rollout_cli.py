@@ -180,7 +180,8 @@ def test_prometheus_failing_during_a_hold_holds_after_its_own_limit(harness: Har
 
 def test_missing_data_is_inconclusive_not_an_error(harness: Harness) -> None:
     healthy(harness.metrics, "blue")  # green: no data, Prometheus fine
-    code = harness.run("shift", "--to", "green", "--steps", "10,100", "--metrics-error-timeout", "5")
+    args = ("--steps", "10,100", "--metrics-error-timeout", "5")
+    code = harness.run("shift", "--to", "green", *args)
     assert code == ExitCode.HELD
     assert events(harness, "missing-data") and not events(harness, "metrics-error")
     assert "gate inconclusive" in harness.log()
