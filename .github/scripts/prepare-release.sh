@@ -6,7 +6,8 @@
 # Pulumi.<stack>.yaml, which is gone when the job ends. Without this, the
 # next `pulumi up` from a fresh checkout would flip traffic back to whatever
 # the committed file says. The config of the stack's last update (a targeted
-# rollback included) is the truth; the committed values only seed a new stack.
+# rollback included) is the truth; the committed values only seed a stack with
+# no update yet, and any failure to read that truth stops the job (exit 1).
 # Everything else (services, replicas, ...) stays as committed.
 #
 # Usage: prepare-release.sh <stack> [version] [force]
@@ -25,7 +26,29 @@ pulumi stack select --create "$stack"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 last=$scratch/Pulumi.$stack.last.yaml
-if pulumi config refresh --stack "$stack" --force --config-file "$last" >/dev/null 2>&1; then
+
+# stop <what failed> <log>: says so, shows the tool's own words, stops the job.
+stop() {
+  echo "$1; stopping before any change: the committed traffic config could flip" \
+    "traffic of a deployed stack back" >&2
+  cat "$2" >&2
+  exit 1
+}
+
+# Only a stack with no update at all may take the committed traffic config.
+# Anything else that fails (backend, network, permissions) stops the job.
+if ! updates=$(pulumi stack history --stack "$stack" --output json --page-size 1 2>"$scratch/history.log"); then
+  stop "reading the update history of stack $stack failed" "$scratch/history.log"
+fi
+if [ "$(printf '%s' "$updates" | tr -d '[:space:]')" = "[]" ]; then
+  echo "stack $stack has no update yet: traffic config as committed"
+  active=$(pulumi config get --stack "$stack" activeColor)
+  weight=$(pulumi config get --stack "$stack" standbyWeight 2>/dev/null || echo 0)
+else
+  if ! pulumi config refresh --stack "$stack" --force --config-file "$last" >"$scratch/refresh.log" 2>&1; then
+    stop "stack $stack has updates, but reading the config of the last one failed" \
+      "$scratch/refresh.log"
+  fi
   get() { pulumi config get --stack "$stack" --config-file "$last" "$1"; }
   active=$(get activeColor) blue=$(get blueVersion) green=$(get greenVersion)
   weight=$(get standbyWeight 2>/dev/null || echo 0)
@@ -35,10 +58,6 @@ if pulumi config refresh --stack "$stack" --force --config-file "$last" >/dev/nu
   pulumi config set --stack "$stack" standbyWeight "$weight"
   pulumi config set --stack "$stack" blueVersion "$blue"
   pulumi config set --stack "$stack" greenVersion "$green"
-else
-  echo "stack $stack has no update yet: traffic config as committed"
-  active=$(pulumi config get --stack "$stack" activeColor)
-  weight=$(pulumi config get --stack "$stack" standbyWeight 2>/dev/null || echo 0)
 fi
 standby=green
 [ "$active" = green ] && standby=blue

@@ -14,8 +14,10 @@ pytestmark = pytest.mark.workflows
 
 SCRIPTS = ROOT / ".github" / "scripts"
 
-# Keeps stack config in a JSON file; `config refresh` writes $FAKE_DEPLOYED (the
-# config of the last update) to --config-file, or fails like a stack never updated.
+# Keeps stack config in a JSON file. `stack history --output json` lists one update when
+# $FAKE_DEPLOYED is set (the config of the last update), which `config refresh`
+# then writes to --config-file; with none, both behave as for a stack never
+# updated. $FAKE_FAIL names a subcommand that fails like a backend error.
 FAKE_PULUMI = """#!/usr/bin/env python3
 import json, os, sys
 args = sys.argv[1:]
@@ -23,7 +25,7 @@ with open(os.environ["FAKE_LOG"], "a") as log:
     log.write(" ".join(args) + "\\n")
 options, words, index = {}, [], 0
 while index < len(args):
-    if args[index] in ("--stack", "--config-file"):
+    if args[index] in ("--stack", "--config-file", "--page-size", "--output"):
         options[args[index]] = args[index + 1]
         index += 2
     elif args[index] == "--force":
@@ -32,10 +34,14 @@ while index < len(args):
         words.append(args[index])
         index += 1
 store = options.get("--config-file", os.environ["FAKE_CONFIG"])
+deployed = os.environ.get("FAKE_DEPLOYED")
+if " ".join(words[:2]) == os.environ.get("FAKE_FAIL"):
+    sys.exit("error: failed to get stack: 503 Service Unavailable (backend token=xyz)")
 if words[:2] == ["stack", "select"]:
     sys.exit(0)
-if words[:2] == ["config", "refresh"]:
-    deployed = os.environ.get("FAKE_DEPLOYED")
+if words[:2] == ["stack", "history"]:
+    print(json.dumps([{"kind": "update", "result": "succeeded"}] if deployed else []))
+elif words[:2] == ["config", "refresh"]:
     if not deployed:
         sys.exit("error: no previous deployment")
     open(store, "w").write(deployed)
@@ -54,7 +60,7 @@ else:
 
 
 def prepare(
-    tmp_path: Path, *args: str, outputs: dict[str, object] | None = None
+    tmp_path: Path, *args: str, outputs: dict[str, object] | None = None, fail: str = ""
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, str], dict[str, str], list[str]]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
@@ -72,6 +78,7 @@ def prepare(
         "FAKE_CONFIG": str(config),
         "FAKE_LOG": str(log),
         "FAKE_DEPLOYED": json.dumps(outputs) if outputs else "",
+        "FAKE_FAIL": fail,
         "GITHUB_OUTPUT": str(github_output),
     }
     result = subprocess.run(
@@ -153,6 +160,31 @@ def test_release_is_refused_while_a_shift_is_in_progress(tmp_path: Path) -> None
     assert "shift is in progress" in result.stderr
     assert "kgot-rollout promote" in result.stderr
     assert config["greenVersion"] == "1.5.0"
+
+
+@pytest.mark.parametrize("fail", ["config refresh", "stack history"])
+def test_a_failing_backend_stops_the_job_and_never_applies_committed_traffic(
+    tmp_path: Path, fail: str
+) -> None:
+    # Production runs green; the committed file says blue.
+    result, config, outputs, calls = prepare(
+        tmp_path, "production", "1.6.0", outputs=deployed("green", 0, "1.4.0", "1.5.0"), fail=fail
+    )
+    assert result.returncode == 1
+    assert "stopping before any change" in result.stderr
+    assert "503 Service Unavailable" in result.stderr  # pulumi's own words, for the log
+    assert config == {"activeColor": "blue", "blueVersion": "1.0.0", "greenVersion": "1.0.0",
+                      "standbyWeight": "0"}  # fmt: skip
+    assert not [c for c in calls if c.startswith("config set")]
+    assert outputs == {}
+
+
+def test_only_a_stack_without_updates_takes_the_committed_traffic(tmp_path: Path) -> None:
+    result, _, outputs, calls = prepare(tmp_path, "production", "1.5.0")
+    assert result.returncode == 0, result.stderr
+    assert "has no update yet" in result.stdout
+    assert not any(c.startswith("config refresh") for c in calls)
+    assert outputs["standby"] == "green"
 
 
 @pytest.mark.parametrize("receiver", ["slack", "pagerduty"])
