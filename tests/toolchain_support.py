@@ -12,10 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.committed_stacks import copy_stack_file
+
 REPO = Path(__file__).resolve().parents[1]
 TOOLCHAIN = REPO / "toolchain"
-# What a Pulumi run of the program needs; everything else stays behind.
-PROJECT_FILES = ("Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py", "components", "dashboards")
+# What a Pulumi run of the program needs; everything else stays behind. The
+# stack files are the committed ones (tests/committed_stacks.py).
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "dashboards")
+STACK_FILES = ("dev",)
 ENGINE_TOOLS = ("pulumi", "pulumi-language-python", "kwokctl", "kube-apiserver", "etcd", "kubectl")
 
 
@@ -49,6 +53,8 @@ def require_tools(env: dict[str, str], tools: Sequence[str] = ENGINE_TOOLS) -> N
 def copy_project(dest: Path) -> Path:
     """A copy of the Pulumi project that a test may reconfigure freely, using
     the checkout's virtualenv and policy pack."""
+    for stack in STACK_FILES:
+        copy_stack_file(stack, dest)
     for name in PROJECT_FILES:
         src = REPO / name
         if src.is_dir():

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.committed_stacks import copy_stack_file
+
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 PACK = REPO / "policies"
 PYTHON = REPO / ".venv" / "bin" / "python"
-PROJECT_FILES = ("Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py", "components", "dashboards")
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "dashboards")
 # Policies the insecure program breaks; the preview output must name each.
 EXPECTED = (
     "pod-host-namespaces",
@@ -66,6 +68,7 @@ def _init_stack(project: Path, stack: str, env: dict[str, str]) -> None:
 def test_dev_stack_preview_passes_the_pack(backend_env: dict[str, str], tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
+    copy_stack_file("dev", project)  # the committed one, not the user's edits
     for name in PROJECT_FILES:
         source = REPO / name
         if source.is_dir():

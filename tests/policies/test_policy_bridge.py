@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from kgot_policies.stack_config import main
 
-pytestmark = pytest.mark.policies
+from tests.committed_stacks import committed_text
+from tests.committed_stacks import stack_file as committed_stack_file
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.policies
 
 
 def bridge(
@@ -59,7 +60,7 @@ def test_output_into_a_missing_folder_is_refused(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     target = tmp_path / "no-such-folder" / "pack.json"
-    code, err = bridge(capsys, ROOT, "-o", str(target), stack="dev")
+    code, err = bridge(capsys, committed_stack_file("dev").parent, "-o", str(target), stack="dev")
     assert code == 2
     assert f"-o {target}: cannot write it" in err and "existing, writable folder" in err
     assert not target.exists()
@@ -68,7 +69,7 @@ def test_output_into_a_missing_folder_is_refused(
 def test_a_misspelt_secure_key_is_named_without_its_value(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    dev = (ROOT / "Pulumi.dev.yaml").read_text(encoding="utf-8")
+    dev = committed_text("Pulumi.dev.yaml")
     misspelt = "  kgot-platform:slackWebhookURL:\n    secure: v1:S3CR3T-cipher\n"
     stack_file(tmp_path, dev.replace("config:\n", "config:\n" + misspelt, 1))
     code, err = bridge(capsys, tmp_path)
@@ -88,7 +89,9 @@ def test_a_good_stack_file_becomes_pack_config(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     output = tmp_path / "pack.json"
-    code, err = bridge(capsys, ROOT, "-o", str(output), stack="staging")
+    code, err = bridge(
+        capsys, committed_stack_file("staging").parent, "-o", str(output), stack="staging"
+    )
     assert (code, err) == (0, "")
     document = json.loads(output.read_text(encoding="utf-8"))
     assert document["compliance-score"]["minimumScore"] == 0.8
@@ -98,7 +101,7 @@ def test_a_good_stack_file_becomes_pack_config(
 def test_a_secret_in_plain_text_is_refused_as_the_program_refuses_it(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    dev = (ROOT / "Pulumi.dev.yaml").read_text(encoding="utf-8")
+    dev = committed_text("Pulumi.dev.yaml")
     plain = "  kgot-platform:slackWebhookUrl: https://hooks.slack.com/S3CR3T\n"
     stack_file(tmp_path, dev.replace("config:\n", "config:\n" + plain, 1))
     code, err = bridge(capsys, tmp_path)

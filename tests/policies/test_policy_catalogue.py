@@ -18,6 +18,7 @@ from policy_fixtures import DIGEST, as_resources, obj, platform_objects, pod_spe
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
 from components.settings import SecurityThresholds
+from tests.committed_stacks import stack_file
 
 pytestmark = pytest.mark.policies
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,8 +193,6 @@ def test_stack_security_settings_become_pack_config() -> None:
 
 
 def test_bridge_reads_a_stack_file(tmp_path: Path) -> None:
-    if not (ROOT / "Pulumi.production.yaml").exists():
-        pytest.skip("no Pulumi.production.yaml in this checkout")
     out = tmp_path / "pack.json"
     result = subprocess.run(
         [
@@ -202,7 +201,7 @@ def test_bridge_reads_a_stack_file(tmp_path: Path) -> None:
             "kgot_policies.stack_config",
             "production",
             "--project-dir",
-            str(ROOT),
+            str(stack_file("production").parent),
             "-o",
             str(out),
         ],

@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT / "tests" / "unit"))
 
 from mocked_program import ProgramRunner  # noqa: E402
 
-from components.settings import parse_settings, read_stack_file  # noqa: E402
+from components.settings import parse_settings  # noqa: E402
+from tests.committed_stacks import stack_config  # noqa: E402
 
 # A released version's digest, as the release job records it in stack config.
 RELEASED = {"1.0.0": "sha256:" + "5e" * 32, "1.1.0": "sha256:" + "6f" * 32}
@@ -53,7 +54,7 @@ def _engine_view(value: Any) -> Any:
 def _evaluate(
     run_program: ProgramRunner, stack: str, overrides: dict[str, Any]
 ) -> list[evaluate.Violation]:
-    raw = read_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+    raw = stack_config(stack)
     services = copy.deepcopy(raw["services"])
     assert isinstance(services, dict)
     for service in services.values():

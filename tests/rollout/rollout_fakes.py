@@ -6,14 +6,13 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from components.settings import Secret, read_stack_file
+from components.settings import Secret
 from kgot_rollout._engine import AppliedUpdate, PreviewReport, ResourceStep
 from kgot_rollout._exceptions import StackLockedError
 from kgot_rollout._queries import QuerySet
+from tests.committed_stacks import stack_config
 
-ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("controller", "graph-store")
 
 # Queries a fake metrics source can recognise: trigger name and colour.
@@ -27,8 +26,8 @@ FAKE_QUERIES = QuerySet(
 
 
 def dev_config(**overrides: object) -> dict[str, object]:
-    """The dev stack's config (as the Automation API gives it), with overrides."""
-    raw = read_stack_file(ROOT / "Pulumi.dev.yaml")
+    """The committed dev stack's config (as the Automation API gives it), with overrides."""
+    raw = stack_config("dev")
     raw["rollback"] = {
         "errorRate": {"threshold": 0.05, "windowSeconds": 20},
         "latency": {"ratio": 2.0, "windowSeconds": 20},

@@ -26,6 +26,7 @@ from kgot_rollout._engine import unsafe_changes
 from kgot_rollout._exceptions import RefusedError, StackLockedError
 from kgot_rollout._types import ExitCode
 from kgot_rollout.cli import Dependencies, run
+from tests.committed_stacks import stack_file
 from tests.toolchain_support import require_tools, toolchain_environment
 
 pytestmark = pytest.mark.e2e
@@ -126,7 +127,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, di
     (project / "policies").symlink_to(REPO / "policies")
     # The dev stack's real config, so the tool's settings check passes.
     # (Its secrets salt belongs to another passphrase: this stack gets its own.)
-    document = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())
+    document = yaml.safe_load(stack_file("dev").read_text())
     document.pop("encryptionsalt", None)
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document))
     pulumi(env, project, "stack", "init", "dev")

@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import pulumi
 
-from components.settings import read_stack_file
+from tests.committed_stacks import stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -95,7 +95,7 @@ class ProgramRunner:
         secrets: Mapping[str, str] | None = None,
         plain: Mapping[str, str] | None = None,
     ) -> Program:
-        raw: dict[str, object] = read_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+        raw: dict[str, object] = stack_config(stack)
         raw.update(overrides or {})
         config = {f"kgot-platform:{k}": _config_value(v) for k, v in raw.items() if v is not None}
         for key, value in {**(secrets or {}), **(plain or {})}.items():

@@ -13,7 +13,8 @@ from dependency_recorder import record_dependencies
 from mocked_program import Program, ProgramRunner
 
 from components.checks import health_check_script
-from components.settings import CheckSettings, SettingsError, parse_settings, read_stack_file
+from components.settings import CheckSettings, SettingsError, parse_settings
+from tests.committed_stacks import stack_config
 
 pytestmark = pytest.mark.unit
 
@@ -105,7 +106,7 @@ def test_new_version_reruns_only_that_colours_checks(run_program: ProgramRunner)
 def test_bad_check_settings_are_refused(
     checks_config: dict[str, object], expected: list[str]
 ) -> None:
-    raw = read_stack_file(ROOT / "Pulumi.staging.yaml")
+    raw = stack_config("staging")
     raw["checks"] = checks_config
     with pytest.raises(SettingsError) as caught:
         parse_settings(raw, "staging")
@@ -137,7 +138,7 @@ esac
 def run_check(
     tmp_path: Path, color: str, *, health: str, preview: str = "green", replicas: str = "2"
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    settings = parse_settings(read_stack_file(ROOT / "Pulumi.staging.yaml"), "staging")
+    settings = parse_settings(stack_config("staging"), "staging")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     kubectl = bin_dir / "kubectl"

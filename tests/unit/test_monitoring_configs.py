@@ -12,11 +12,11 @@ from typing import Any, cast
 import pytest
 
 from components import monitoring_config as cfg
-from components.settings import PlatformSettings, Secret, parse_settings, read_stack_file
+from components.settings import PlatformSettings, Secret, parse_settings
+from tests.committed_stacks import stack_config
 
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENT_METRICS = (
     "kgot_deployments_total",
     "kgot_deployment_duration_seconds",
@@ -26,7 +26,7 @@ DEPLOYMENT_METRICS = (
 
 
 def settings_for(stack: str, with_receivers: bool = True) -> PlatformSettings:
-    raw = read_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+    raw = stack_config(stack)
     if with_receivers:
         raw["slackWebhookUrl"] = Secret("https://hooks.slack.com/services/T0/B0/x")
         raw["pagerdutyIntegrationKey"] = Secret("0123456789abcdef")

@@ -13,10 +13,11 @@ import pytest
 from kgot_policies.evaluate import resource, run
 from kgot_policies.registry import POLICIES
 from kgot_policies.stack_config import pack_config
-from mocked_program import ROOT, ProgramRunner
+from mocked_program import ProgramRunner
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
-from components.settings import parse_settings, read_stack_file
+from components.settings import parse_settings
+from tests.committed_stacks import stack_config
 
 pytestmark = pytest.mark.unit
 
@@ -44,7 +45,7 @@ def _plain(value: Any) -> Any:
 def test_program_passes_the_policy_pack(
     run_program: ProgramRunner, stack: str, traffic: dict[str, object]
 ) -> None:
-    raw = read_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+    raw = stack_config(stack)
     services = copy.deepcopy(raw["services"])
     assert isinstance(services, dict)
     for service in services.values():

@@ -9,11 +9,12 @@ from typing import Any
 import pulumi
 import pytest
 from bad_stack_config import BAD_CONFIG, Mutation
-from mocked_program import ROOT, Program, ProgramRunner, Recorded
+from mocked_program import Program, ProgramRunner, Recorded
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
 from components.bluegreen import ROUTING_TYPES
-from components.settings import SettingsError, read_stack_file
+from components.settings import SettingsError
+from tests.committed_stacks import stack_config
 
 pytestmark = pytest.mark.unit
 
@@ -418,7 +419,7 @@ def test_plain_text_secret_is_refused_before_anything_is_registered(
 def test_bad_config_fails_before_any_resource(
     run_program: ProgramRunner, mutate: Mutation, expected: list[str]
 ) -> None:
-    raw = read_stack_file(ROOT / "Pulumi.staging.yaml")
+    raw = stack_config("staging")
     overrides = copy.deepcopy(raw)
     mutate(overrides)
     # Keys the mutation deleted are unset for the run.
@@ -434,7 +435,7 @@ def test_bad_config_fails_before_any_resource(
 
 
 def test_released_digests_pin_the_images(run_program: ProgramRunner) -> None:
-    raw = read_stack_file(ROOT / "Pulumi.production.yaml")
+    raw = stack_config("production")
     services = copy.deepcopy(raw["services"])
     assert isinstance(services, dict)
     digest = "sha256:" + "0f" * 32

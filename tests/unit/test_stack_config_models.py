@@ -21,11 +21,11 @@ from components.settings import (
     read_stack_file,
 )
 from components.settings._reading import model_schema
+from tests.committed_stacks import stack_config
 
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).resolve().parents[2]
-STAGING = read_stack_file(ROOT / "Pulumi.staging.yaml")
+STAGING = stack_config("staging")
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/S3CR3T-WEBHOOK"
 
 

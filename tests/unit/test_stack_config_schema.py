@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from components.settings import schema
+from tests.committed_stacks import committed_text
 
 pytestmark = pytest.mark.unit
 
@@ -39,7 +40,7 @@ def test_readme_reference_names_every_key_of_the_schema() -> None:
 
 
 def _stack(name: str) -> dict[str, Any]:
-    document = yaml.safe_load((ROOT / f"Pulumi.{name}.yaml").read_text(encoding="utf-8"))
+    document = yaml.safe_load(committed_text(f"Pulumi.{name}.yaml"))
     assert isinstance(document, dict)
     return document
 

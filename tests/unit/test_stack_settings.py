@@ -16,6 +16,7 @@ from components.settings import (
     parse_settings,
     read_stack_file,
 )
+from tests.committed_stacks import stack_config
 
 pytestmark = pytest.mark.unit
 
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def stack_raw(stack: str = "staging") -> dict[str, object]:
-    return read_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+    return stack_config(stack)
 
 
 def parse(raw: dict[str, object], stack: str = "staging") -> PlatformSettings:
