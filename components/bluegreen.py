@@ -18,14 +18,6 @@ from components.labels import (
 )
 from components.settings import COLORS, Color, EdgeSettings, ServiceSettings, TrafficSettings
 
-# Kubernetes kinds that only route traffic. A colour flip or a weight change
-# may touch these and nothing else.
-ROUTING_TYPES = (
-    "kubernetes:core/v1:Service",
-    "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
-    "kubernetes:networking.k8s.io/v1:Ingress",
-)
-
 
 @dataclass
 class BlueGreenServiceArgs:

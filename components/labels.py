@@ -14,6 +14,14 @@ if TYPE_CHECKING:
 
 PART_OF = "kgot-platform"
 COLOR_LABEL = "kgot.io/color"
+# The resource types that only route traffic: a colour flip or a weight change
+# may touch these and nothing else (the rollout tool's preview gate and its
+# targeted rollback read the same list).
+ROUTING_TYPES = (
+    "kubernetes:core/v1:Service",
+    "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+    "kubernetes:networking.k8s.io/v1:Ingress",
+)
 # Separates the KGoT services from the monitoring pods in NetworkPolicies and
 # in the scrape config.
 TIER_LABEL = "kgot.io/tier"

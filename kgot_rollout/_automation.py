@@ -12,10 +12,17 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from pulumi import automation as auto
-from pulumi.automation.events import EngineEvent
+from pulumi.automation.events import EngineEvent, OpType, PolicyEvent
 
 from components.settings import PROJECT, Secret
-from kgot_rollout._engine import AppliedUpdate, PreviewReport, ResourceStep, is_routing_type
+from kgot_rollout._engine import (
+    UNCHANGED_OPS,
+    AppliedUpdate,
+    PreviewReport,
+    ResourceStep,
+    is_routing_type,
+    op_type,
+)
 from kgot_rollout._exceptions import EngineError, RefusedError, StackLockedError
 
 # The project's CrossGuard pack; its package holds the policy-config bridge.
@@ -23,21 +30,53 @@ POLICY_PACK = "policies"
 BRIDGE = "kgot_policies.stack_config"
 
 
-def _op_name(op: object) -> str:
-    """An OpType or, as change summaries carry them at run time, a plain string."""
-    return str(getattr(op, "value", op))
+# How many refusals of the policy pack a message lists.
+_SHOWN_REFUSALS = 5
 
 
-def _engine_error(stack: str, action: str, exc: auto.CommandError) -> Exception:
-    """A policy pack's mandatory violation refuses the step; anything else is an error."""
-    text = str(exc)
-    if "policy violation" in text.lower() or "mandatory" in text.lower():
-        lines = [ln.strip() for ln in text.splitlines() if "mandatory" in ln.lower()]
+def engine_error(
+    stack: str, action: str, exc: auto.CommandError, policy_events: Sequence[PolicyEvent]
+) -> Exception:
+    """A mandatory policy violation refuses the step; anything else is an error.
+
+    Read from the engine's structured policy events (their enforcement level),
+    never from the text of the error.
+    """
+    refusals = [e for e in policy_events if e.enforcement_level == "mandatory"]
+    if refusals:
+        shown = [
+            f"{e.policy_name}"
+            + (f" on {e.resource_urn.rsplit('::', 1)[-1]}" if e.resource_urn else "")
+            + f": {e.message.strip().splitlines()[0] if e.message.strip() else ''}"
+            for e in refusals[:_SHOWN_REFUSALS]
+        ]
+        more = len(refusals) - _SHOWN_REFUSALS
         return RefusedError(
             f"stack {stack}: the policy pack refused the {action}: "
-            + ("; ".join(lines[:5]) or text[-500:])
+            + "; ".join(shown)
+            + (f"; and {more} more" if more > 0 else "")
         )
-    return EngineError(f"stack {stack}: {action} failed: {text[-2000:]}")
+    return EngineError(f"stack {stack}: {action} failed: {str(exc)[-2000:]}")
+
+
+class _Events:
+    """Collects what the rollout reads from an operation's engine events."""
+
+    def __init__(self, forward: Callable[[EngineEvent], None] | None = None) -> None:
+        self.steps: list[ResourceStep] = []
+        self.policy: list[PolicyEvent] = []
+        self._forward = forward
+
+    def __call__(self, event: EngineEvent) -> None:
+        if event.resource_pre_event is not None:
+            meta = event.resource_pre_event.metadata
+            paths = tuple(meta.detailed_diff or ()) or tuple(meta.diffs or ())
+            op = op_type(meta.op) or OpType.REPLACE  # an unknown op counts as a change
+            self.steps.append(ResourceStep(meta.urn, meta.type, op, paths))
+        if event.policy_event is not None:
+            self.policy.append(event.policy_event)
+        if self._forward is not None:
+            self._forward(event)
 
 
 def bridge_pack_config(stack: str, project_dir: Path, output: Path) -> Path:
@@ -164,18 +203,11 @@ class AutomationEngine:
             raise EngineError(f"stack {self.stack}: writing config failed: {exc}") from exc
 
     def preview(self) -> PreviewReport:
-        steps: list[ResourceStep] = []
-
-        def collect(event: EngineEvent) -> None:
-            if event.resource_pre_event is not None:
-                meta = event.resource_pre_event.metadata
-                paths = tuple(meta.detailed_diff or ()) or tuple(meta.diffs or ())
-                steps.append(ResourceStep(meta.urn, meta.type, _op_name(meta.op), paths))
-
+        events = _Events()
         try:
             result = self._stack.preview(
                 diff=True,
-                on_event=collect,
+                on_event=events,
                 policy_packs=self._policy_packs,
                 policy_pack_configs=self.policy_pack_configs,
                 color="never",
@@ -183,26 +215,27 @@ class AutomationEngine:
         except auto.ConcurrentUpdateError as exc:
             raise StackLockedError(_lock_message(self.stack)) from exc
         except auto.CommandError as exc:
-            raise _engine_error(self.stack, "preview", exc) from exc
-        summary = {_op_name(op): count for op, count in result.change_summary.items()}
-        return PreviewReport(change_summary=summary, steps=tuple(steps))
+            raise engine_error(self.stack, "preview", exc, events.policy) from exc
+        summary = {op_type(op): count for op, count in result.change_summary.items()}
+        return PreviewReport(change_summary=summary, steps=tuple(events.steps))
 
     def up(self, *, message: str, target: Sequence[str] | None = None) -> Mapping[str, int]:
+        events = _Events(forward=self._on_event)
         try:
             result = self._stack.up(
                 message=message,
                 target=list(target) if target else None,
                 policy_packs=self._policy_packs,
                 policy_pack_configs=self.policy_pack_configs,
-                on_event=self._on_event,
+                on_event=events,
                 color="never",
             )
         except auto.ConcurrentUpdateError as exc:
             raise StackLockedError(_lock_message(self.stack)) from exc
         except auto.CommandError as exc:
-            raise _engine_error(self.stack, "update", exc) from exc
+            raise engine_error(self.stack, "update", exc, events.policy) from exc
         changes = result.summary.resource_changes or {}
-        return {_op_name(op): count for op, count in changes.items()}
+        return {str(getattr(op, "value", op)): count for op, count in changes.items()}
 
     def _state_resources(self) -> list[dict[str, object]]:
         try:
@@ -252,10 +285,15 @@ def describe_event(event: EngineEvent) -> str | None:
     """One line for what an update did: a resource changed, or an error/warning."""
     if event.resource_pre_event is not None:
         meta = event.resource_pre_event.metadata
-        op = _op_name(meta.op)
-        if op in ("same", "read", "refresh"):
+        op = op_type(meta.op)
+        if op in UNCHANGED_OPS:
             return None
-        return f"{op} {meta.type} {meta.urn.rsplit('::', 1)[-1]}"
+        shown = op.value if op is not None else str(meta.op)
+        return f"{shown} {meta.type} {meta.urn.rsplit('::', 1)[-1]}"
+    if event.policy_event is not None:
+        policy = event.policy_event
+        text = policy.message.strip()[:500]
+        return f"policy {policy.enforcement_level}: {policy.policy_name}: {text}"
     diagnostic = event.diagnostic_event
     if diagnostic is not None and diagnostic.severity in ("error", "warning"):
         return f"{diagnostic.severity}: {diagnostic.message.strip()[:500]}"

@@ -10,8 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from pulumi.automation.events import OpType
+
+from components.labels import ROUTING_TYPES
+
 # Ops that leave a resource as it is.
-UNCHANGED_OPS = frozenset({"same", "read", "refresh"})
+UNCHANGED_OPS = frozenset({OpType.SAME, OpType.READ, OpType.REFRESH})
 # Property paths of a Deployment that only scale it (the standby kept warm or not).
 SCALING_PATHS = frozenset({"spec.replicas"})
 
@@ -22,7 +26,7 @@ class ResourceStep:
 
     urn: str
     type: str
-    op: str
+    op: OpType
     paths: tuple[str, ...] = ()
 
     @property
@@ -30,9 +34,18 @@ class ResourceStep:
         return self.urn.rsplit("::", 1)[-1]
 
 
+def op_type(op: object) -> OpType | None:
+    """An OpType, from the enum or (as change summaries carry them at run time) its value."""
+    try:
+        return OpType(getattr(op, "value", op))
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class PreviewReport:
-    change_summary: Mapping[str, int]
+    # None: an op this version of the SDK does not know (treated as a change).
+    change_summary: Mapping[OpType | None, int]
     steps: tuple[ResourceStep, ...] = ()
 
     @property
@@ -81,22 +94,18 @@ class Engine(Protocol):
 
 
 def is_routing_type(resource_type: str) -> bool:
-    """Service, Gateway API HTTPRoute or Ingress: the only resources a shift may change."""
-    package, _, kind = resource_type.rpartition(":")
-    group = package.split(":", 1)[-1]
-    if kind == "Service":
-        return group.startswith("core/")
-    if kind == "HTTPRoute":
-        return group.startswith("gateway.networking.k8s.io/")
-    if kind == "Ingress":
-        return group.startswith("networking.k8s.io/")
-    return False
+    """Service, Gateway API HTTPRoute or Ingress: the only resources a shift may change.
+
+    The program's own list (``components.labels.ROUTING_TYPES``), so the gate
+    and the program cannot disagree on what routing is.
+    """
+    return resource_type in ROUTING_TYPES
 
 
 def is_scaling_step(step: ResourceStep) -> bool:
     """A Deployment update that only changes its replica count."""
     return (
-        step.op == "update"
+        step.op is OpType.UPDATE
         and step.type.endswith(":Deployment")
         and bool(step.paths)
         and all(path in SCALING_PATHS for path in step.paths)
@@ -113,7 +122,7 @@ def unsafe_changes(report: PreviewReport, *, allow_scaling: bool = True) -> list
     for step in report.changes:
         if step.type == "pulumi:pulumi:Stack":
             continue
-        if step.op == "update" and is_routing_type(step.type):
+        if step.op is OpType.UPDATE and is_routing_type(step.type):
             continue
         if allow_scaling and is_scaling_step(step):
             continue
@@ -122,9 +131,11 @@ def unsafe_changes(report: PreviewReport, *, allow_scaling: bool = True) -> list
     if not report.steps:
         for op, count in report.change_summary.items():
             if op not in UNCHANGED_OPS and count:
-                unsafe.append(ResourceStep(urn=f"<{count} resources>", type="?", op=op))
+                unsafe.append(
+                    ResourceStep(urn=f"<{count} resources>", type="?", op=op or OpType.REPLACE)
+                )
     return unsafe
 
 
 def describe_steps(steps: Sequence[ResourceStep]) -> str:
-    return ", ".join(f"{s.op} {s.type} {s.name}" for s in steps)
+    return ", ".join(f"{s.op.value} {s.type} {s.name}" for s in steps)

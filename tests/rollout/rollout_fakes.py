@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from pulumi.automation.events import OpType
+
 from components.settings import Secret
 from kgot_rollout._engine import AppliedUpdate, PreviewReport, ResourceStep
 from kgot_rollout._exceptions import StackLockedError
@@ -91,7 +93,7 @@ class FakeEngine:
                 ResourceStep(
                     self.urn("kubernetes:core/v1:Service", svc),
                     "kubernetes:core/v1:Service",
-                    "update" if flip else "same",
+                    OpType.UPDATE if flip else OpType.SAME,
                     ("spec.selector",) if flip else (),
                 )
             )
@@ -100,12 +102,12 @@ class FakeEngine:
                 ResourceStep(
                     self.urn(route, svc),
                     route,
-                    "update" if flip or weight else "same",
+                    OpType.UPDATE if flip or weight else OpType.SAME,
                     ("spec.rules",) if flip or weight else (),
                 )
             )
         steps.extend(self.extra_changes)
-        counts: dict[str, int] = {}
+        counts: dict[OpType | None, int] = {}
         for step in steps:
             counts[step.op] = counts.get(step.op, 0) + 1
         return PreviewReport(change_summary=counts, steps=tuple(steps))

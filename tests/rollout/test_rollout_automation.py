@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from kgot_policies.stack_config import pack_config
-from pulumi.automation.events import EngineEvent
+from pulumi.automation.events import EngineEvent, OpType
 
 from components.settings import parse_settings, read_stack_file
 from kgot_rollout._automation import AutomationEngine, bridge_pack_config, describe_event
@@ -156,7 +156,7 @@ def test_a_weight_change_previews_as_routing_only(project: tuple[Path, dict[str,
         changed = {(s.type, s.name) for s in report.changes}
         assert changed == {("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "controller")}
         assert not unsafe_changes(report)
-        assert report.change_summary.get("update") == 1
+        assert report.change_summary.get(OpType.UPDATE) == 1
     finally:
         stack.set_config({"standbyWeight": "0"})
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pulumi.automation.events import OpType
 from rollout_fakes import FakeEngine, dev_config, healthy
 from rollout_harness import Harness, make_harness
 
@@ -204,7 +205,7 @@ def test_unsafe_preview_is_refused_and_config_restored(harness: Harness) -> None
         ResourceStep(
             "urn:pulumi:dev::kgot-platform::kubernetes:apps/v1:Deployment::controller-green",
             "kubernetes:apps/v1:Deployment",
-            "replace",
+            OpType.REPLACE,
             ("spec.template.spec.containers[0].image",),
         )
     )
@@ -221,7 +222,7 @@ def test_scaling_the_standby_is_allowed(harness: Harness) -> None:
         ResourceStep(
             "urn:pulumi:dev::kgot-platform::kubernetes:apps/v1:Deployment::controller-green",
             "kubernetes:apps/v1:Deployment",
-            "update",
+            OpType.UPDATE,
             ("spec.replicas",),
         )
     )
@@ -232,7 +233,9 @@ def test_allow_non_routing_applies_anyway(harness: Harness) -> None:
     healthy(harness.metrics, "blue", "green")
     harness.engine.extra_changes.append(
         ResourceStep(
-            "urn:x::kubernetes:apps/v1:Deployment::d", "kubernetes:apps/v1:Deployment", "replace"
+            "urn:x::kubernetes:apps/v1:Deployment::d",
+            "kubernetes:apps/v1:Deployment",
+            OpType.REPLACE,
         )
     )
     args = ("shift", "--to", "green", "--steps", "100", "--hold", "5", "--allow-non-routing")

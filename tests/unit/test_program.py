@@ -12,7 +12,7 @@ from bad_stack_config import BAD_CONFIG, Mutation
 from mocked_program import Program, ProgramRunner, Recorded
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
-from components.bluegreen import ROUTING_TYPES
+from components.labels import COLOR_LABEL, ROUTING_TYPES
 from components.settings import SettingsError
 from tests.committed_stacks import stack_config
 
@@ -42,8 +42,8 @@ def test_routing_follows_active_color_for_every_service(
     for name in SERVICES:
         service = program.one("Service", name)
         preview = program.one("Service", f"{name}-preview")
-        assert service.inputs["spec"]["selector"]["kgot.io/color"] == active
-        assert preview.inputs["spec"]["selector"]["kgot.io/color"] == standby
+        assert service.inputs["spec"]["selector"][COLOR_LABEL] == active
+        assert preview.inputs["spec"]["selector"][COLOR_LABEL] == standby
         route = program.one("HTTPRoute", name)
         assert route_weights(route) == {name: 80, f"{name}-preview": 20}
     assert program.exports["activeColor"] == active
@@ -98,7 +98,7 @@ def test_each_colour_runs_its_own_version(run_program: ProgramRunner) -> None:
             deployment = program.one("Deployment", f"{name}-{color}")
             labels = deployment.inputs["spec"]["template"]["metadata"]["labels"]
             assert labels["app.kubernetes.io/version"] == version
-            assert labels["kgot.io/color"] == color
+            assert labels[COLOR_LABEL] == color
             assert labels["app.kubernetes.io/instance"] == f"{name}-{color}"
             image = pod_spec(deployment)["containers"][0]["image"]
             assert image == f"ghcr.io/kgot-platform/{name}:{version}"
@@ -190,7 +190,7 @@ def test_every_pod_is_hardened(run_program: ProgramRunner, stack: str) -> None:
             assert container["readinessProbe"] != container["livenessProbe"], where
             assert ":" in container["image"] and not container["image"].endswith(":latest")
         if labels.get("kgot.io/tier") == "service":
-            assert labels["kgot.io/color"] in ("blue", "green")
+            assert labels[COLOR_LABEL] in ("blue", "green")
             assert spec["automountServiceAccountToken"] is False
             mounts = spec["containers"][0]["volumeMounts"]
             assert {"name": "tmp", "mountPath": "/tmp"} in mounts
@@ -308,7 +308,7 @@ def test_selector_routing_has_no_weighted_resources(run_program: ProgramRunner) 
     assert not program.of_kind("Ingress")
     assert program.one("Service", "controller").inputs["spec"]["selector"] == {
         "app.kubernetes.io/name": "controller",
-        "kgot.io/color": "blue",
+        COLOR_LABEL: "blue",
     }
 
 
