@@ -11,7 +11,9 @@ from rollout_fakes import FakeEngine, dev_config, healthy
 from rollout_harness import Harness, make_harness
 
 from kgot_rollout._engine import ResourceStep
-from kgot_rollout._types import ExitCode
+from kgot_rollout._journal import Journal
+from kgot_rollout._report import choose_rollout, draw, report_data
+from kgot_rollout._types import ExitCode, GateOutcome
 from kgot_rollout.cli import build_parser
 
 pytestmark = pytest.mark.rollout
@@ -72,10 +74,12 @@ def test_breach_during_a_step_rolls_back_routing_only(harness: Harness) -> None:
     assert "Rollback triggered" in harness.log("rollback.log")
     breach = events(harness, "breach")[0]
     assert breach["trigger"] == "error_rate"
-    # Decided within the window (20 s) plus one evaluation interval (5 s) of the breach.
-    assert float(str(breach["time"])) > 0
-    decided = harness.clock.now()
-    assert decided - breach_at <= 20 + 5
+    # Recorded on the tool's clock, within the window (20 s) plus one evaluation
+    # interval (5 s) of the breach, and not before the window could have passed.
+    decided = float(str(breach["decided"]))
+    assert breach["time"] == decided
+    assert 20 <= decided - breach_at <= 20 + 5
+    assert float(str(breach["breaching_since"])) >= breach_at
     rolled = events(harness, "rolled-back")[0]
     assert rolled["success"] is True and rolled["trigger"] == "error_rate"
     metrics = (harness.log_dir / "kgot_rollout.prom").read_text()
@@ -459,13 +463,47 @@ def test_history_lists_rollouts(harness: Harness) -> None:
     assert "rollback" in lines[1] and "trigger=manual" in lines[1]
 
 
-def test_report_draws_a_png(harness: Harness) -> None:
+def test_report_shows_weights_gate_outcomes_trigger_values_and_what_fired(
+    harness: Harness,
+) -> None:
     healthy(harness.metrics, "blue", "green")
     harness.metrics.set("error_rate", "green", lambda t: 0.4)
+    start = harness.clock.now()
     harness.run("shift", "--to", "green", "--steps", "50,100", "--hold", "20")
     out = harness.tmp / "r.png"
     assert harness.run("report", "-o", str(out)) == 0
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert harness.stdout.strip() == str(out)
+
+    journal = Journal(harness.log_dir, "dev")
+    rollout = choose_rollout(journal, None)
+    data = report_data(journal, rollout)
+    # Traffic: 0 -> 50 % on green, then back to 0 when the rollback landed.
+    assert [w for _, w in data.timeline] == [0.0, 50.0, 0.0, 0.0, 0.0]
+    assert data.timeline[0][0] == start
+    # Every evaluation is there with its outcome: pending (a pass) until the breach.
+    outcomes = [o for _, o in data.outcomes]
+    assert set(outcomes[:-1]) == {GateOutcome.PASS} and outcomes[-1] is GateOutcome.BREACH
+    assert {v for _, v in data.series["error_rate"]["green"]} == {0.4}
+    assert data.thresholds["error_rate"] == 0.05
+    assert data.fired == [(data.outcomes[-1][0], "error_rate")]
+
+    figure = draw(data)
+    try:
+        top, *rows = figure.axes
+        assert rollout.id in top.get_title() and "rolled-back" in top.get_title()
+        assert [a.get_ylabel() for a in rows] == data.triggers
+        errors = rows[data.triggers.index("error_rate")]
+        plotted = {
+            line.get_label(): list(line.get_ydata())  # type: ignore[arg-type]
+            for line in errors.get_lines()
+        }
+        assert set(plotted["green"]) == {0.4} and set(plotted["threshold"]) == {0.05}
+        fired_at = data.fired[0][0] - data.start
+        assert any(list(line.get_xdata()) == [fired_at, fired_at] for line in errors.get_lines())
+    finally:
+        from matplotlib import pyplot as plt
+
+        plt.close(figure)
 
 
 @pytest.mark.parametrize(

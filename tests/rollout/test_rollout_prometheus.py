@@ -24,6 +24,9 @@ from rollout_prometheus import (
     running_prometheus,
 )
 
+from kgot_rollout._journal import Journal
+from kgot_rollout._prometheus import PrometheusClient
+from kgot_rollout._report import choose_rollout, report_data
 from kgot_rollout._types import ExitCode
 from kgot_rollout.cli import Dependencies, run
 
@@ -162,7 +165,18 @@ def test_breach_during_a_step_rolls_back_within_window_plus_interval(bench: Benc
     # The picture of it: both colours' error rate and latency come from Prometheus.
     png = bench.log_dir / "breach.png"
     assert bench.run("report", "-o", str(png)) == ExitCode.DONE, bench.stderr
-    assert png.read_bytes()[:4] == b"\x89PNG"
+    journal = Journal(bench.log_dir, "dev")
+    data = report_data(
+        journal, choose_rollout(journal, None), PrometheusClient(bench.prometheus.url)
+    )
+    assert set(data.series["error_rate"]) == {"blue", "green"}
+    assert set(data.series["latency"]) == {"blue", "green"}
+    assert (
+        max(v for _, v in data.series["error_rate"]["green"])
+        > 0.05
+        > max(v for _, v in data.series["error_rate"]["blue"])
+    )
+    assert data.fired and data.fired[0][1] == "error_rate"
 
 
 def test_prometheus_down_holds_never_promotes(bench: Bench) -> None:
