@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import pytest
 from pulumi.automation.events import OpType
@@ -463,6 +465,10 @@ def test_history_lists_rollouts(harness: Harness) -> None:
     assert "rollback" in lines[1] and "trigger=manual" in lines[1]
 
 
+def _floats(values: object) -> list[float]:
+    return [float(v) for v in cast(Sequence[float], values)]
+
+
 def test_report_shows_weights_gate_outcomes_trigger_values_and_what_fired(
     harness: Harness,
 ) -> None:
@@ -493,13 +499,11 @@ def test_report_shows_weights_gate_outcomes_trigger_values_and_what_fired(
         assert rollout.id in top.get_title() and "rolled-back" in top.get_title()
         assert [a.get_ylabel() for a in rows] == data.triggers
         errors = rows[data.triggers.index("error_rate")]
-        plotted = {
-            line.get_label(): list(line.get_ydata())  # type: ignore[arg-type]
-            for line in errors.get_lines()
-        }
+        plotted = {line.get_label(): _floats(line.get_ydata()) for line in errors.get_lines()}
         assert set(plotted["green"]) == {0.4} and set(plotted["threshold"]) == {0.05}
         fired_at = data.fired[0][0] - data.start
-        assert any(list(line.get_xdata()) == [fired_at, fired_at] for line in errors.get_lines())
+        xs = [_floats(line.get_xdata()) for line in errors.get_lines()]
+        assert [fired_at, fired_at] in xs
     finally:
         from matplotlib import pyplot as plt
 
