@@ -46,13 +46,12 @@ class Routed:
     def __getattr__(self, name: str) -> object:
         return getattr(self.engine, name)
 
-    def up(self, *, message: str, target: Sequence[str] | None = None) -> Mapping[str, int]:
-        result = self.engine.up(message=message, target=target)
+    def up(self, *, message: str, target: Sequence[str] | None = None) -> None:
+        self.engine.up(message=message, target=target)
         config = self.engine.get_config()
         active, weight = config["activeColor"], int(str(config["standbyWeight"]))
         for colour, service in self.colours.items():
             service.set(weight=100 - weight if colour == active else weight)
-        return result
 
 
 def one_run(args: argparse.Namespace, log_dir: Path) -> dict[str, float]:

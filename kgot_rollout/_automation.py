@@ -219,10 +219,10 @@ class AutomationEngine:
         summary = {op_type(op): count for op, count in result.change_summary.items()}
         return PreviewReport(change_summary=summary, steps=tuple(events.steps))
 
-    def up(self, *, message: str, target: Sequence[str] | None = None) -> Mapping[str, int]:
+    def up(self, *, message: str, target: Sequence[str] | None = None) -> None:
         events = _Events(forward=self._on_event)
         try:
-            result = self._stack.up(
+            self._stack.up(
                 message=message,
                 target=list(target) if target else None,
                 policy_packs=self._policy_packs,
@@ -234,8 +234,6 @@ class AutomationEngine:
             raise StackLockedError(_lock_message(self.stack)) from exc
         except auto.CommandError as exc:
             raise engine_error(self.stack, "update", exc, events.policy) from exc
-        changes = result.summary.resource_changes or {}
-        return {str(getattr(op, "value", op)): count for op, count in changes.items()}
 
     def _state_resources(self) -> list[dict[str, object]]:
         try:

@@ -77,7 +77,6 @@ class Endings:
         """A hold that did not pass: roll back, freeze or hold, and finish."""
         if held.outcome is GateOutcome.BREACH:
             return self._breach(settings, held, current, source, target, weight, rollout_id, kind)
-        decided = self.clock.now()
         if held.outcome is GateOutcome.ERROR:
             event, trigger = Event.METRICS_ERROR, METRICS_ERROR
             reason = (
@@ -93,16 +92,14 @@ class Endings:
         self.journal.record(rollout_id, kind, event, weight=weight, reason=reason)
         freeze = self.freeze or settings.rollback.on_breach == "freeze"
         if settings.rollback.on_missing_data == "rollback" and not freeze:
-            return self._roll_back(
-                settings, current, source, trigger, reason, rollout_id, kind, decided
-            )
+            return self._roll_back(settings, current, source, trigger, reason, rollout_id, kind)
         message = (
             f"held at {current.describe()} (never promoted without data): {reason}. "
             "Run `kgot-rollout shift` again to resume or `kgot-rollout rollback`"
         )
         self.journal.log(message, level="WARNING", rollout=rollout_id)
         self.finish(settings, rollout_id, kind, RolloutStatus.HELD, message, Notification.HELD)
-        return Outcome(ExitCode.HELD, message, rollout_id, decided_at=decided)
+        return Outcome(ExitCode.HELD, message, rollout_id)
 
     def _breach(
         self,
@@ -139,10 +136,8 @@ class Endings:
             self.finish(
                 settings, rollout_id, kind, RolloutStatus.FROZEN, message, Notification.BREACH
             )
-            return Outcome(ExitCode.HELD, message, rollout_id, decided_at=decided)
-        return self._roll_back(
-            settings, current, source, trigger, reason, rollout_id, kind, decided
-        )
+            return Outcome(ExitCode.HELD, message, rollout_id)
+        return self._roll_back(settings, current, source, trigger, reason, rollout_id, kind)
 
     def _roll_back(
         self,
@@ -153,9 +148,8 @@ class Endings:
         reason: str,
         rollout_id: str,
         kind: RolloutKind,
-        decided: float,
     ) -> Outcome:
-        restored = self.rollback.run(
+        self.rollback.run(
             settings,
             current,
             TrafficState(source, 0),
@@ -167,4 +161,4 @@ class Endings:
         self.finish(
             settings, rollout_id, kind, RolloutStatus.ROLLED_BACK, message, Notification.ROLLBACK
         )
-        return Outcome(ExitCode.ROLLED_BACK, message, rollout_id, decided, restored)
+        return Outcome(ExitCode.ROLLED_BACK, message, rollout_id)

@@ -78,8 +78,8 @@ class Engine(Protocol):
 
     def preview(self) -> PreviewReport: ...
 
-    def up(self, *, message: str, target: Sequence[str] | None = None) -> Mapping[str, int]:
-        """Run an update (with the policy pack); returns the change summary."""
+    def up(self, *, message: str, target: Sequence[str] | None = None) -> None:
+        """Run an update (with the policy pack)."""
         ...
 
     def routing_urns(self) -> list[str]:

@@ -45,8 +45,8 @@ class Rollback:
         trigger: str,
         reason: str,
         rollout_id: str,
-    ) -> float:
-        """Flip routing from ``before`` to ``after``; returns when it was restored."""
+    ) -> None:
+        """Flip routing from ``before`` to ``after`` (recorded with its time in history)."""
         manual = trigger == MANUAL
         self.journal.log(
             f"Rollback triggered: {before.describe()} -> {after.describe()}: {reason}",
@@ -88,10 +88,8 @@ class Rollback:
                 rollback=True,
                 trigger=trigger,
             )
-        restored = self.clock.now()
         if self.scale_failed:
             self._scale_failed(settings, other_colour(after.active), rollout_id)
-        return restored
 
     def _targets(
         self,

@@ -282,7 +282,7 @@ class Rollouts:
             source=state.active,
             target=wanted.active,
         )
-        restored = self.rollback_routing.run(
+        self.rollback_routing.run(
             settings, state, wanted, trigger=MANUAL, reason=reason, rollout_id=rollout_id
         )
         message = f"rolled back to {wanted.describe()}: {reason}"
@@ -294,7 +294,7 @@ class Rollouts:
             message,
             Notification.ROLLBACK,
         )
-        return Outcome(ExitCode.DONE, message, rollout_id, restored_at=restored)
+        return Outcome(ExitCode.DONE, message, rollout_id)
 
     # -- watch -----------------------------------------------------------------------
     def watch(self, window: float | None = None) -> Outcome:

@@ -139,10 +139,8 @@ def state_for_weight(source: Colour, target: Colour, weight: int) -> TrafficStat
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a command ended: its exit code, what to tell the user, and when it decided."""
+    """How a command ended: its exit code, what to tell the user, and the rollout."""
 
     code: ExitCode
     message: str
     rollout_id: str = ""
-    decided_at: float | None = None
-    restored_at: float | None = None

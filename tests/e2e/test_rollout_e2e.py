@@ -71,14 +71,13 @@ class RoutedEngine:
     def preview(self) -> PreviewReport:
         return self._engine.preview()
 
-    def up(self, *, message: str, target: Sequence[str] | None = None) -> Mapping[str, int]:
-        result = self._engine.up(message=message, target=target)
+    def up(self, *, message: str, target: Sequence[str] | None = None) -> None:
+        self._engine.up(message=message, target=target)
         self.ups.append(list(target or []))
         config = self._engine.get_config()
         active, weight = config["activeColor"], int(str(config["standbyWeight"]))
         for colour, service in self._colours.items():
             service.set(weight=100 - weight if colour == active else weight)
-        return result
 
     def routing_urns(self) -> list[str]:
         return self._engine.routing_urns()

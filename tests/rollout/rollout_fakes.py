@@ -112,7 +112,7 @@ class FakeEngine:
             counts[step.op] = counts.get(step.op, 0) + 1
         return PreviewReport(change_summary=counts, steps=tuple(steps))
 
-    def up(self, *, message: str, target: Sequence[str] | None = None) -> Mapping[str, int]:
+    def up(self, *, message: str, target: Sequence[str] | None = None) -> None:
         self.calls.append(("up", {"message": message, "target": list(target or [])}))
         if self.locked_ups > 0:
             self.locked_ups -= 1
@@ -126,7 +126,6 @@ class FakeEngine:
         self.applied = dict(self.config)
         if self.on_up is not None:
             self.on_up(self.applied)
-        return {"update": 2}
 
     def routing_urns(self) -> list[str]:
         route = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
