@@ -15,6 +15,7 @@ import pytest
 from rollout_fakes import FakeEngine, dev_config, healthy
 from rollout_harness import Harness, make_harness
 
+from kgot_rollout._hold import HoldPolicy
 from kgot_rollout._types import ExitCode
 from kgot_rollout.cli import Dependencies, run
 
@@ -256,3 +257,13 @@ def test_the_query_file_and_durations_are_checked_before_the_engine(tmp_path: Pa
     code = run(argv, Dependencies(engine=engine, stdout=io.StringIO(), stderr=io.StringIO()))
     assert code == ExitCode.REFUSED
     assert not opened
+
+
+@pytest.mark.parametrize(
+    "field", ["hold_seconds", "interval_seconds", "missing_data_seconds", "metrics_error_seconds"]
+)
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 0.0, -1.0])
+def test_a_hold_policy_never_takes_a_duration_that_cannot_elapse(field: str, value: float) -> None:
+    # Also for callers other than the CLI (the benchmark, a library user).
+    with pytest.raises(ValueError, match=f"{field} .*allowed: a finite number of seconds > 0"):
+        HoldPolicy(**{field: value})

@@ -185,6 +185,22 @@ def test_prometheus_failing_during_a_hold_holds_after_its_own_limit(harness: Har
     assert outcomes == {"error"}
 
 
+def test_errors_between_inconclusive_evaluations_do_not_hold_forever(harness: Harness) -> None:
+    healthy(harness.metrics, "blue")  # green: no data
+
+    def flap(now: float) -> None:
+        harness.metrics.queries_fail = not harness.metrics.queries_fail
+
+    harness.engine.on_up = lambda applied: setattr(harness.clock, "on_sleep", flap)
+    start = harness.clock.now()
+    code = harness.run("shift", "--to", "green", "--steps", "10,100", "--hold", "600")
+    assert code == ExitCode.HELD
+    # The inconclusive limit (30 s) still ran out: an error neither proves nor resets it.
+    assert harness.clock.now() - start <= 30 + 2 * 5
+    assert events(harness, "missing-data")
+    assert {s["outcome"] for s in samples(harness)} == {"inconclusive", "error"}
+
+
 def test_missing_data_is_inconclusive_not_an_error(harness: Harness) -> None:
     healthy(harness.metrics, "blue")  # green: no data, Prometheus fine
     args = ("--steps", "10,100", "--metrics-error-timeout", "5")
