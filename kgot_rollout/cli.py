@@ -253,8 +253,12 @@ def _log_dir(args: argparse.Namespace) -> Path:
     return Path(args.log_dir or args.project_dir / "logs" / "deployment")
 
 
-def _default_metrics(args: argparse.Namespace) -> MetricsSource:
-    return PrometheusClient(args.prometheus, timeout=args.query_timeout)
+def _metrics_factory(deps: Dependencies) -> Callable[[argparse.Namespace], MetricsSource]:
+    if deps.metrics is not None:
+        return deps.metrics
+    return lambda args: PrometheusClient(
+        args.prometheus, timeout=args.query_timeout, clock=deps.clock
+    )
 
 
 def _check_paths(args: argparse.Namespace) -> None:
@@ -368,7 +372,7 @@ def _rollouts(
     console: Console,
     queries: QuerySet,
 ) -> Rollouts:
-    metrics_factory = deps.metrics or _default_metrics
+    metrics_factory = _metrics_factory(deps)
 
     def gate_factory(settings: PlatformSettings) -> Gate:
         return Gate(
@@ -427,7 +431,7 @@ def _records(
         return Outcome(ExitCode.DONE, "")
     from kgot_rollout._report import write_report
 
-    metrics = (deps.metrics or _default_metrics)(args)
+    metrics = _metrics_factory(deps)(args)
     path = write_report(journal, args.rollout, args.output, metrics=metrics, warn=console.line)
     out.write(f"{path}\n")
     return Outcome(ExitCode.DONE, str(path))
