@@ -256,9 +256,12 @@ def _log_dir(args: argparse.Namespace) -> Path:
 def _metrics_factory(deps: Dependencies) -> Callable[[argparse.Namespace], MetricsSource]:
     if deps.metrics is not None:
         return deps.metrics
-    return lambda args: PrometheusClient(
-        args.prometheus, timeout=args.query_timeout, clock=deps.clock
-    )
+
+    def client(args: argparse.Namespace) -> MetricsSource:
+        url = check_url(args.prometheus)
+        return PrometheusClient(url, timeout=args.query_timeout, clock=deps.clock)
+
+    return client
 
 
 def _check_paths(args: argparse.Namespace) -> None:
@@ -323,7 +326,6 @@ def run(argv: list[str], deps: Dependencies) -> int:
         return int(ExitCode.REFUSED)
     rollouts: Rollouts | None = None
     try:
-        check_url(args.prometheus)
         if args.command in ("history", "report"):
             # From the records alone: no engine, no Pulumi CLI needed.
             return _records(args, journal, deps, console).code

@@ -244,6 +244,14 @@ def test_credentials_of_the_prometheus_url_are_never_printed(tmp_path: Path, url
     assert not engine.ups()
 
 
+def test_a_bad_prometheus_url_never_blocks_a_manual_rollback(tmp_path: Path) -> None:
+    engine = FakeEngine.for_config(dev_config(standbyWeight=25))
+    argv = ["rollback", "--project-dir", str(tmp_path), "--prometheus", "not a url"]
+    code = run(argv, Dependencies(engine=lambda a: engine, stdout=io.StringIO()))
+    assert code == ExitCode.DONE
+    assert engine.applied_traffic == ("blue", 0)
+
+
 def test_the_query_file_and_durations_are_checked_before_the_engine(tmp_path: Path) -> None:
     opened: list[object] = []
     queries = tmp_path / "q.json"
