@@ -22,7 +22,7 @@ from components.settings import BuiltinTrigger
 from kgot_rollout._exceptions import RefusedError, RolloutError
 from kgot_rollout._journal import Journal, Rollout
 from kgot_rollout._prometheus import MetricsSource
-from kgot_rollout._triggers import worst_of
+from kgot_rollout._triggers import Status, worst_of
 from kgot_rollout._types import GATED_KINDS, Event, GateOutcome
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ OUTCOME_COLOURS = {
     GateOutcome.INCONCLUSIVE: "tab:orange",
     GateOutcome.ERROR: "tab:gray",
 }
+PENDING_COLOUR = "gold"
 Points = list[tuple[float, float]]
 
 
@@ -103,6 +104,8 @@ class ReportData:
     timeline: Points
     # (time, outcome) of each gate evaluation
     outcomes: list[tuple[float, GateOutcome]]
+    # when the gate passed with a trigger over its threshold for less than its window
+    pending: list[float]
     # trigger -> colour -> (time, value)
     series: dict[str, dict[str, Points]]
     thresholds: dict[str, float]
@@ -139,6 +142,7 @@ def report_data(
     series: dict[str, dict[str, Points]] = {name: dict(v) for name, v in queried.items()}
     thresholds: dict[str, float] = {}
     outcomes: list[tuple[float, GateOutcome]] = []
+    pending: list[float] = []
     for sample in samples:
         at, colour = _float(sample.get("time")), str(sample.get("colour"))
         if at is None:
@@ -150,6 +154,13 @@ def report_data(
         outcome = sample.get("outcome")
         if isinstance(outcome, str) and outcome in set(GateOutcome):
             outcomes.append((at, GateOutcome(outcome)))
+        verdicts = sample.get("verdicts")
+        if (
+            outcome == GateOutcome.PASS
+            and isinstance(verdicts, dict)
+            and Status.PENDING.value in verdicts.values()
+        ):
+            pending.append(at)
     for by_colour in series.values():
         for points in by_colour.values():
             points.sort()
@@ -169,6 +180,7 @@ def report_data(
         start=start,
         timeline=timeline,
         outcomes=outcomes,
+        pending=pending,
         series=series,
         thresholds=thresholds,
         fired=fired,
@@ -197,8 +209,9 @@ def draw(data: ReportData) -> Figure:
             color=_COLOURS.get(data.target, "black"),
             label=f"{data.target} %",
         )
+    pending = set(data.pending)
     for outcome in GateOutcome:
-        times = [t - start for t, o in data.outcomes if o is outcome]
+        times = [t - start for t, o in data.outcomes if o is outcome and t not in pending]
         if times:
             top.scatter(
                 times,
@@ -207,6 +220,14 @@ def draw(data: ReportData) -> Figure:
                 color=OUTCOME_COLOURS[outcome],
                 label=f"gate {outcome}",
             )
+    if data.pending:
+        top.scatter(
+            [t - start for t in data.pending],
+            [-2.0] * len(data.pending),
+            marker="|",
+            color=PENDING_COLOUR,
+            label="gate pass, a trigger pending",
+        )
     top.set_ylabel(f"{data.target} %")
     top.set_ylim(-5, 105)
     title = f"{data.rollout.id} ({data.rollout.kind}): {data.rollout.status}"

@@ -505,6 +505,7 @@ def test_report_shows_weights_gate_outcomes_trigger_values_and_what_fired(
     # Every evaluation is there with its outcome: pending (a pass) until the breach.
     outcomes = [o for _, o in data.outcomes]
     assert set(outcomes[:-1]) == {GateOutcome.PASS} and outcomes[-1] is GateOutcome.BREACH
+    assert data.pending == [t for t, _ in data.outcomes[:-1]]  # 0.4 from the start
     assert {v for _, v in data.series["error_rate"]["green"]} == {0.4}
     assert data.thresholds["error_rate"] == 0.05
     assert data.fired == [(data.outcomes[-1][0], "error_rate")]
