@@ -16,6 +16,8 @@ from rollout_fakes import FakeEngine, dev_config, healthy
 from rollout_harness import Harness, make_harness
 
 from kgot_rollout._hold import HoldPolicy
+from kgot_rollout._journal import Journal
+from kgot_rollout._report import ReportData, choose_rollout, draw, report_data
 from kgot_rollout._types import ExitCode
 from kgot_rollout.cli import Dependencies, run
 
@@ -209,7 +211,21 @@ def test_report_on_a_truncated_samples_file_draws_from_the_rest(harness: Harness
     out = harness.tmp / "r.png"
     assert harness.run("report", "-o", str(out)) == ExitCode.DONE, harness.stderr
     assert "1 line(s) of" in harness.stderr and "could not be read" in harness.stderr
-    assert out.stat().st_size > 0
+    journal = Journal(harness.log_dir, "dev")
+    data = report_data(journal, choose_rollout(journal, rollout))
+    assert data.unreadable_samples == 1
+    assert len(data.outcomes) == len(text.splitlines())  # every whole line drawn
+    assert "1 unreadable sample lines left out" in draw_title(data)
+
+
+def draw_title(data: ReportData) -> str:
+    from matplotlib import pyplot as plt
+
+    figure = draw(data)
+    try:
+        return str(figure.axes[0].get_title())
+    finally:
+        plt.close(figure)
 
 
 def test_report_into_a_folder_that_cannot_exist_is_refused(harness: Harness) -> None:
