@@ -9,7 +9,8 @@ The stack file is read by the program's own models (components.settings,
 installed in the project's venv with the program), so the bridge refuses
 exactly the config the program refuses, in the same words, and never shows a
 secret. It runs in the project's venv, not in the pack's: the pack itself
-never imports this module.
+never imports this module. Report and digests paths are written absolute
+(against the folder the bridge runs in), as the pack runs in `policies/`.
 """
 
 from __future__ import annotations
@@ -69,9 +70,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--trivy-report",
         action="append",
         default=[],
-        help="Trivy JSON report (file or directory); enables the vulnerability gate",
+        type=_absolute,
+        help="Trivy JSON report (file or directory; relative to the current folder); "
+        "enables the vulnerability gate",
     )
-    parser.add_argument("--verified-digests", help="file of digests with verified signatures")
+    parser.add_argument(
+        "--verified-digests",
+        type=_absolute,
+        help="file of digests with verified signatures (relative to the current folder)",
+    )
     parser.add_argument(
         "--require-signed-images",
         action="store_true",
@@ -111,6 +118,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             "allowed: a file path in an existing, writable folder"
         )
     return 0
+
+
+def _absolute(text: str) -> str:
+    """A path given on the command line, made absolute against the caller's folder.
+
+    The pack runs in its own folder (`policies/`), so it refuses relative paths:
+    `--trivy-report build/trivy/` means the folder where the command was typed.
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is empty; allowed: a file or folder path")
+    return str(Path(text).absolute())
 
 
 def _refuse(message: str) -> int:

@@ -6,12 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
+from kgot_policies import supply_chain
+from kgot_policies._images import verified_digests
 from kgot_policies.stack_config import main
+from policy_fixtures import DIGEST, violations
 
 from tests.committed_stacks import committed_text
 from tests.committed_stacks import stack_file as committed_stack_file
 
 pytestmark = pytest.mark.policies
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def bridge(
@@ -108,3 +113,67 @@ def test_a_secret_in_plain_text_is_refused_as_the_program_refuses_it(
     assert code == 2
     assert "kgot-platform:slackWebhookUrl = [secret]" in err and "plain text" in err
     assert "S3CR3T" not in err
+
+
+def test_the_readmes_relative_paths_are_the_callers_files_where_the_pack_runs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--trivy-report build/trivy/` (the README's command) names the caller's folder.
+
+    The pack runs in `policies/` and refuses relative paths, so the bridge makes
+    them absolute; the gate then reads the caller's report and digests file.
+    """
+    build = tmp_path / "checkout" / "build"
+    (build / "trivy").mkdir(parents=True)
+    report = {
+        "SchemaVersion": 2,
+        "ArtifactName": "ghcr.io/kgot-platform/controller",
+        "Results": [
+            {
+                "Target": "os",
+                "Vulnerabilities": [
+                    {
+                        "VulnerabilityID": "CVE-2026-0001",
+                        "PkgName": "pkg",
+                        "InstalledVersion": "1",
+                        "Severity": "CRITICAL",
+                    }
+                ],
+            }
+        ],
+    }
+    (build / "trivy" / "controller.json").write_text(json.dumps(report), encoding="utf-8")
+    (build / "verified.txt").write_text(f"ghcr.io/kgot-platform/controller@{DIGEST}\n")
+    output = tmp_path / "pack.json"
+    monkeypatch.chdir(build.parent)
+    code, err = bridge(
+        capsys,
+        committed_stack_file("production").parent,
+        *("--trivy-report", "build/trivy/", "--verified-digests", "build/verified.txt"),
+        *("--require-signed-images", "-o", str(output)),
+        stack="production",
+    )
+    assert (code, err) == (0, "")
+    document = json.loads(output.read_text(encoding="utf-8"))
+    gate = document["vulnerability-thresholds"]
+    assert gate["reportPaths"] == [str(build / "trivy")]
+    for policy in ("image-tag-digest-signature", "traffic-shift-safety"):
+        for config in (document[policy], document["compliance-score"]["policyConfig"][policy]):
+            assert config["verifiedDigestsFile"] == str(build / "verified.txt")
+
+    monkeypatch.chdir(ROOT / "policies")
+    found = violations(supply_chain.vulnerability_thresholds, [], gate)
+    assert len(found) == 1 and "1 CRITICAL vulnerabilities exceed max 0" in found[0]
+    assert verified_digests(document["image-tag-digest-signature"]) == {DIGEST}
+
+
+@pytest.mark.parametrize("option", ["--trivy-report", "--verified-digests"])
+def test_an_empty_path_is_refused_not_taken_for_the_current_folder(
+    capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["production", option, ""])
+    assert exited.value.code == 2
+    assert f"argument {option}: '' is empty; allowed: a file or folder path" in (
+        capsys.readouterr().err
+    )
