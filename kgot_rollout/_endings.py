@@ -77,16 +77,16 @@ class Endings:
         """A hold that did not pass: roll back, freeze or hold, and finish."""
         if held.outcome is GateOutcome.BREACH:
             return self._breach(settings, held, current, source, target, weight, rollout_id, kind)
+        limits = self.policy.limits(settings.rollback)
         if held.outcome is GateOutcome.ERROR:
             event, trigger = Event.METRICS_ERROR, METRICS_ERROR
             reason = (
-                f"metrics unavailable for {self.policy.metrics_error_seconds:g}s: "
-                f"{held.gate.describe()}"
+                f"metrics unavailable for {limits.metrics_error_seconds:g}s: {held.gate.describe()}"
             )
         else:
             event, trigger = Event.MISSING_DATA, MISSING_DATA
             reason = (
-                f"gate inconclusive (metrics missing) for {self.policy.missing_data_seconds:g}s: "
+                f"gate inconclusive (metrics missing) for {limits.missing_data_seconds:g}s: "
                 f"{held.gate.describe()}"
             )
         self.journal.record(rollout_id, kind, event, weight=weight, reason=reason)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from components.settings import BuiltinTrigger
+from components.settings import BuiltinTrigger, RollbackTriggers
 from kgot_rollout._clock import Clock
 from kgot_rollout._console import Console, bar
 from kgot_rollout._gate import Gate
@@ -28,26 +28,48 @@ def check_duration(name: str, seconds: float) -> float:
 
 
 @dataclass(frozen=True)
+class GateLimits:
+    """How long each failure of the gate may last before ``onMissingData`` applies."""
+
+    # Inconclusive (a trigger without data) for this long ends the hold.
+    missing_data_seconds: float
+    # Prometheus unreachable or erroring for this long ends the hold.
+    metrics_error_seconds: float
+
+    def __post_init__(self) -> None:
+        check_duration("missing_data_seconds", self.missing_data_seconds)
+        check_duration("metrics_error_seconds", self.metrics_error_seconds)
+
+
+@dataclass(frozen=True)
 class HoldPolicy:
-    """How long a step holds, how often it evaluates, and the limits of each failure."""
+    """How long a step holds, how often it evaluates, and overrides of the gate's limits."""
 
     hold_seconds: float = 60.0
     interval_seconds: float = 15.0
-    # Inconclusive (a trigger without data) for this long ends the hold.
-    missing_data_seconds: float = 120.0
-    # Prometheus unreachable or erroring for this long ends the hold.
-    metrics_error_seconds: float = 60.0
+    # None: the stack's rollback.missingDataTimeoutSeconds (the command line overrides it).
+    missing_data_seconds: float | None = None
+    # None: the stack's rollback.metricsErrorTimeoutSeconds.
+    metrics_error_seconds: float | None = None
 
     def __post_init__(self) -> None:
         check_duration("hold_seconds", self.hold_seconds)
         check_duration("interval_seconds", self.interval_seconds)
-        check_duration("missing_data_seconds", self.missing_data_seconds)
-        check_duration("metrics_error_seconds", self.metrics_error_seconds)
+        if self.missing_data_seconds is not None:
+            check_duration("missing_data_seconds", self.missing_data_seconds)
+        if self.metrics_error_seconds is not None:
+            check_duration("metrics_error_seconds", self.metrics_error_seconds)
 
-    def limit(self, outcome: GateOutcome) -> float:
-        if outcome is GateOutcome.ERROR:
-            return self.metrics_error_seconds
-        return self.missing_data_seconds
+    def limits(self, rollback: RollbackTriggers) -> GateLimits:
+        """The gate's limits for one stack: these overrides, else its stack config."""
+        return GateLimits(
+            missing_data_seconds=float(rollback.missing_data_timeout_seconds)
+            if self.missing_data_seconds is None
+            else self.missing_data_seconds,
+            metrics_error_seconds=float(rollback.metrics_error_timeout_seconds)
+            if self.metrics_error_seconds is None
+            else self.metrics_error_seconds,
+        )
 
 
 @dataclass(frozen=True)
@@ -67,6 +89,7 @@ class Hold:
     console: Console
     clock: Clock
     policy: HoldPolicy
+    limits: GateLimits
 
     def run(
         self,
@@ -106,13 +129,13 @@ class Hold:
                 return HoldResult(outcome, result)
             if outcome is GateOutcome.ERROR:
                 error_since = now if error_since is None else error_since
-                if now - error_since >= self.policy.metrics_error_seconds:
+                if now - error_since >= self.limits.metrics_error_seconds:
                     return HoldResult(outcome, result)
             else:
                 error_since = None
             if outcome is GateOutcome.INCONCLUSIVE:
                 inconclusive_since = now if inconclusive_since is None else inconclusive_since
-                if now - inconclusive_since >= self.policy.missing_data_seconds:
+                if now - inconclusive_since >= self.limits.missing_data_seconds:
                     return HoldResult(outcome, result)
             elif outcome is GateOutcome.PASS:
                 inconclusive_since = None

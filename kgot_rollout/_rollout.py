@@ -120,7 +120,9 @@ class Rollouts:
         return gate
 
     def _hold(self, gate: Gate) -> Hold:
-        return Hold(gate, self.journal, self.console, self.clock, self.policy)
+        """The hold loop on ``gate``, with the limits of the stack it judges."""
+        limits = self.policy.limits(gate.settings.rollback)
+        return Hold(gate, self.journal, self.console, self.clock, self.policy, limits)
 
     def _baseline(self, gate: Gate, source: Colour, resumed: Rollout | None) -> float | None:
         """The active colour's p95 latency (None: no traffic to measure)."""

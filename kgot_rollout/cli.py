@@ -41,9 +41,10 @@ exit codes:
   3  rolled back (a trigger was breached, or, with onMissingData=rollback, the
      gate stayed inconclusive or Prometheus failing past its limit): routing
      is back on the previous colour
-  4  held (the gate inconclusive past --missing-data-timeout, Prometheus
-     failing past --metrics-error-timeout, freeze mode on a breach, or
-     interrupted): traffic was left where it is, never promoted
+  4  held (the gate inconclusive or Prometheus failing past its limit:
+     rollback.missingDataTimeoutSeconds / rollback.metricsErrorTimeoutSeconds
+     or their options; freeze mode on a breach; or interrupted): traffic was
+     left where it is, never promoted
 """
 
 
@@ -117,16 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--missing-data-timeout",
         type=_seconds,
-        default=120.0,
         help="seconds the gate may stay inconclusive (a trigger without data) before "
-        "onMissingData applies (default 120)",
+        "onMissingData applies (default: rollback.missingDataTimeoutSeconds, 120)",
     )
     common.add_argument(
         "--metrics-error-timeout",
         type=_seconds,
-        default=60.0,
         help="seconds Prometheus may stay unreachable or answer errors during a hold "
-        "before onMissingData applies (default 60)",
+        "before onMissingData applies (default: rollback.metricsErrorTimeoutSeconds, 60)",
     )
     common.add_argument(
         "--query-timeout",

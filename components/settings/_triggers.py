@@ -66,7 +66,21 @@ class RollbackTriggers(ConfigModel):
         default=300, description="how long `kgot-rollout watch` watches"
     )
     on_missing_data: Literal["hold", "rollback"] = Field(
-        default="hold", description="what data missing past --missing-data-timeout does"
+        default="hold",
+        description="what follows a gate inconclusive past missingDataTimeoutSeconds or in "
+        "error past metricsErrorTimeoutSeconds",
+    )
+    # Stack-wide, so CI and a person at a terminal hold a stack alike;
+    # --missing-data-timeout and --metrics-error-timeout override them for one run.
+    missing_data_timeout_seconds: Annotated[int, Field(ge=1, le=86_400)] = Field(
+        default=120,
+        description="how long the gate may stay inconclusive (a trigger without data) "
+        "before onMissingData applies; --missing-data-timeout overrides",
+    )
+    metrics_error_timeout_seconds: Annotated[int, Field(ge=1, le=86_400)] = Field(
+        default=60,
+        description="how long Prometheus may stay unreachable or answer errors during a hold "
+        "before onMissingData applies; --metrics-error-timeout overrides",
     )
     on_breach: Literal["rollback", "freeze"] = Field(
         default="rollback", description="freeze: stop shifting and alert, never roll back"
