@@ -8,7 +8,9 @@
 #
 # Usage: toolchain/build.sh [tool ...]   (default: all)
 # Tools: pulumi (with the Python language host) kubernetes-provider etcd
-#        kubernetes kwok gateway-api actionlint
+#        kubernetes kwok gateway-api actionlint, and for the real node:
+#        kubernetes-node (kubelet, kube-proxy) coredns crane, and the in-cluster
+#        monitoring binaries prometheus alertmanager (they go into images)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -125,7 +127,8 @@ build_etcd() {
   (cd "$here/etcd" && run etcd "$2" go build -trimpath -ldflags "$ldbase" -o "$1/bin/etcd" go.etcd.io/etcd/server/v3)
 }
 
-build_kubernetes() {
+# kubernetes_ldflags: the version stamps kubectl version and the node show.
+kubernetes_ldflags() {
   local v=v$KUBERNETES_VERSION minor=${KUBERNETES_VERSION#*.}
   minor=${minor%%.*}
   local ld=$ldbase p
@@ -133,9 +136,21 @@ build_kubernetes() {
     ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
     ld="$ld -X $p.buildDate=1970-01-01T00:00:00Z"
   done
-  go_build kubernetes "$2" "$here/kubernetes" "$1/bin" "$ld" \
+  echo "$ld"
+}
+
+build_kubernetes() {
+  go_build kubernetes "$2" "$here/kubernetes" "$1/bin" "$(kubernetes_ldflags)" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+}
+
+# The real node's kubelet and kube-proxy: the same wrapper module and stamps
+# as the control plane, a folder of their own so a control-plane-only cache
+# stays valid.
+build_kubernetes_node() {
+  go_build kubernetes-node "$2" "$here/kubernetes" "$1/bin" "$(kubernetes_ldflags)" \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
 }
 
 build_kwok() {
@@ -159,7 +174,34 @@ build_actionlint() {
   go_build actionlint "$2" "$here/actionlint" "$1/bin" "$ld" github.com/rhysd/actionlint/cmd/actionlint
 }
 
-all=(pulumi kubernetes-provider etcd kubernetes kwok gateway-api actionlint)
+build_prometheus() {
+  # Only the service discoveries the in-cluster config uses (pods, and DNS for
+  # the Alertmanager peers): the cloud SDKs of the others are most of a full build.
+  local ld="$ldbase -X github.com/prometheus/common/version.Version=$PROMETHEUS_VERSION"
+  ld="$ld -X github.com/prometheus/common/version.Branch=kgot-toolchain"
+  (cd "$here/prometheus" && run prometheus "$2" go build -trimpath -ldflags "$ld" \
+    -tags remove_all_sd,enable_kubernetes_sd,enable_dns_sd -o "$1/bin/" \
+    github.com/prometheus/prometheus/cmd/prometheus)
+}
+
+build_alertmanager() {
+  local ld="$ldbase -X github.com/prometheus/common/version.Version=$ALERTMANAGER_VERSION"
+  go_build alertmanager "$2" "$here/alertmanager" "$1/bin" "$ld" \
+    github.com/prometheus/alertmanager/cmd/alertmanager
+}
+
+build_coredns() {
+  # The wrapper's own main (the plugins the local cluster uses).
+  (cd "$here/coredns" && run coredns "$2" go build -trimpath -ldflags "$ldbase" -o "$1/bin/coredns" .)
+}
+
+build_crane() {
+  local ld="$ldbase -X github.com/google/go-containerregistry/cmd/crane/cmd.Version=v$CRANE_VERSION"
+  go_build crane "$2" "$here/crane" "$1/bin" "$ld" github.com/google/go-containerregistry/cmd/crane
+}
+
+all=(pulumi kubernetes-provider etcd kubernetes kwok gateway-api actionlint
+  kubernetes-node coredns crane prometheus alertmanager)
 tools=("$@")
 [ ${#tools[@]} -eq 0 ] && tools=("${all[@]}")
 for t in "${tools[@]}"; do
@@ -178,6 +220,11 @@ for t in "${tools[@]}"; do
     kwok) build_tool kwok "$KWOK_VERSION" build_kwok ;;
     gateway-api) build_tool gateway-api "$GATEWAY_API_VERSION" build_gateway_api ;;
     actionlint) build_tool actionlint "$ACTIONLINT_VERSION" build_actionlint ;;
+    kubernetes-node) build_tool kubernetes-node "$KUBERNETES_VERSION" build_kubernetes_node ;;
+    coredns) build_tool coredns "$COREDNS_VERSION" build_coredns ;;
+    crane) build_tool crane "$CRANE_VERSION" build_crane ;;
+    prometheus) build_tool prometheus "$PROMETHEUS_VERSION" build_prometheus ;;
+    alertmanager) build_tool alertmanager "$ALERTMANAGER_VERSION" build_alertmanager ;;
     *) log "unknown tool '$t'; allowed: ${all[*]}"; exit 2 ;;
   esac
 done

@@ -16,11 +16,17 @@ for _kgot_bin in \
   "$_kgot_tc/kubernetes-$KUBERNETES_VERSION/bin" \
   "$_kgot_tc/etcd-$ETCD_VERSION/bin" \
   "$_kgot_tc/pulumi-$PULUMI_VERSION-python-$LANGUAGE_PYTHON_SDK_VERSION/bin" \
-  "$_kgot_tc/actionlint-$ACTIONLINT_VERSION/bin"; do
+  "$_kgot_tc/actionlint-$ACTIONLINT_VERSION/bin" \
+  "$_kgot_tc/kubernetes-node-$KUBERNETES_VERSION/bin" \
+  "$_kgot_tc/coredns-$COREDNS_VERSION/bin" \
+  "$_kgot_tc/crane-$CRANE_VERSION/bin"; do
   case ":$PATH:" in *":$_kgot_bin:"*) ;; *) [ -d "$_kgot_bin" ] && PATH="$_kgot_bin:$PATH" ;; esac
 done
 export PATH
 export KGOT_GATEWAY_CRDS=$_kgot_tc/gateway-api-$GATEWAY_API_VERSION/crds
+# The registry on loopback that the real node pulls every image from.
+export KGOT_REGISTRY=localhost:5000
+export KGOT_PAUSE_IMAGE=$KGOT_REGISTRY/kgot/pause:3.10
 
 # The Python language host built here predates the protocol that passes
 # Pulumi.yaml's runtime options, so it is told the project's interpreter this
