@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test venv lint unit debian toolchain cluster-up cluster-down e2e
+.PHONY: run test venv lint unit debian toolchain cluster-up cluster-down cluster-status e2e go-test
 
 venv: $(VENV)/.installed
 
@@ -33,19 +33,28 @@ debian:
 toolchain:
 	./toolchain/build.sh
 
-cluster-up: toolchain
+cluster-up: debian toolchain
 	./toolchain/cluster.sh up
 
 cluster-down:
 	./toolchain/cluster.sh down
 
+cluster-status:
+	./toolchain/cluster.sh status
+
+# The stand-in service and the pause process of the local images (Go, stdlib only).
+GO := GOTOOLCHAIN=local CGO_ENABLED=0 go
+go-test:
+	cd images/standin && $(GO) vet ./... && $(GO) test ./...
+	cd images/pause && $(GO) vet ./... && $(GO) test ./...
+
 # KGOT_KUBECONFIG names another cluster: then no local control plane is started.
-run: venv toolchain
+run: venv debian toolchain
 	@[ -n "$$KGOT_KUBECONFIG" ] || ./toolchain/cluster.sh up
 	./toolchain/deploy-dev.sh
 
-e2e: venv toolchain
+e2e: venv debian toolchain
 	$(VENV)/bin/pytest -m e2e
 
-test: venv debian toolchain lint
+test: venv debian toolchain lint go-test
 	$(VENV)/bin/pytest

@@ -1,0 +1,3 @@
+module kgot-platform.local/pause
+
+go 1.24

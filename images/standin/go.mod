@@ -1,0 +1,3 @@
+module kgot-platform.local/standin
+
+go 1.24
