@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The local control plane: etcd, kube-apiserver, kube-controller-manager and
+# The local cluster: etcd, kube-apiserver, kube-controller-manager and
 # kube-scheduler from the hermetic toolchain, started by kwokctl with the
-# binary runtime, plus simulated nodes (KWOK) and the Gateway API CRDs.
+# binary runtime; a real node where the platform's pods run (toolchain/node.sh:
+# containerd, kubelet, kube-proxy, CoreDNS, the image registry on loopback);
+# simulated nodes (KWOK, tainted so only a pod that tolerates them lands
+# there: scale tests); the Gateway API CRDs.
 #
 # Usage: toolchain/cluster.sh up|down|status
+#   KGOT_NODE=none   no real node (pods run on the KWOK nodes, simulated)
 # Writes its kubeconfig to .state/kubeconfig.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +24,17 @@ export KWOK_WORKDIR=$KGOT_STATE/kwok
 export KWOK_RUNTIME=binary
 tc=$KGOT_CACHE/toolchain
 workdir=$KWOK_WORKDIR/clusters/$name
+real_node=${KGOT_NODE:-real}
+case $real_node in
+  real | none) ;;
+  *) echo "cluster: KGOT_NODE='$real_node' is not known; allowed: real (default), none" >&2; exit 2 ;;
+esac
+# The simulated nodes carry this annotation (kwokctl's node template); KWOK
+# manages only those, never the real node, and they get this taint.
+kwok_selector=kwok.x-k8s.io/node=fake
+kwok_taint=kwok.x-k8s.io/node=fake:NoSchedule
+# shellcheck source=toolchain/node.sh
+source "$here/node.sh"
 
 log() { printf 'cluster: %s\n' "$*" >&2; }
 
@@ -48,16 +63,47 @@ is_up() {
 up() {
   need_binaries
   if is_up; then
+    if [ "$real_node" = real ] && ! node_status >/dev/null 2>&1; then
+      log "control plane running, real node not: starting it"
+      node_up || exit 1
+    fi
     log "already running ($KUBECONFIG)"
     return 0
   fi
   # A half-created cluster from an earlier crash is removed first.
   down >/dev/null 2>&1 || true
   mkdir -p "$(dirname "$KUBECONFIG")"
+  # What the components need beyond kwokctl's defaults. (The binary runtime
+  # passes --manage-all-nodes=true to KWOK; these extra args come after it.)
+  local apiserver_args=""
+  if [ "$real_node" = real ]; then
+    node_bridge_up
+    # Pods reach the API server at its bridge address; the kubelet is reached
+    # by its InternalIP (no DNS for node names here).
+    apiserver_args="
+- name: kube-apiserver
+  extraArgs:
+  - {key: advertise-address, value: $node_ip}
+  - {key: kubelet-preferred-address-types, value: InternalIP}"
+  fi
+  # kwokctl's serving certificate does not name Service `kubernetes` (the
+  # range's first address), which is how pods reach the API server.
+  cat >"$KGOT_STATE/kwokctl.yaml" <<EOF
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  kubeApiserverCertSANs: [10.0.0.1, kubernetes, kubernetes.default, kubernetes.default.svc,
+    kubernetes.default.svc.cluster.local]
+componentsPatches:
+- name: kwok-controller
+  extraArgs:
+  - {key: manage-all-nodes, value: "false"}
+  - {key: manage-nodes-with-annotation-selector, value: "$kwok_selector"}$apiserver_args
+EOF
   log "starting Kubernetes v$KUBERNETES_VERSION (kwok $KWOK_VERSION) in $workdir"
   # Every binary kwokctl would otherwise download is named here.
   if ! KWOK_KUBE_VERSION="v$KUBERNETES_VERSION" KWOK_KUBECTL_BINARY="$(command -v kubectl)" \
-    kwokctl create cluster --name "$name" --runtime binary \
+    kwokctl create cluster --name "$name" --runtime binary --config "$KGOT_STATE/kwokctl.yaml" \
     --kube-apiserver-binary "$(command -v kube-apiserver)" \
     --kube-controller-manager-binary "$(command -v kube-controller-manager)" \
     --kube-scheduler-binary "$(command -v kube-scheduler)" \
@@ -84,10 +130,22 @@ up() {
     fi
     sleep 1
   done
-  log "up: $nodes simulated nodes, Gateway API v$GATEWAY_API_VERSION CRDs; KUBECONFIG=$KUBECONFIG"
+  if [ "$real_node" = real ]; then
+    kubectl taint nodes -l type=kwok "$kwok_taint" --overwrite >/dev/null
+    if ! node_up; then
+      log "the real node did not come up; the cluster is stopped (logs: $node_logs)"
+      down >/dev/null 2>&1 || true
+      exit 1
+    fi
+    log "up: real node $node_name, $nodes simulated nodes (tainted $kwok_taint)," \
+      "Gateway API v$GATEWAY_API_VERSION CRDs; KUBECONFIG=$KUBECONFIG"
+  else
+    log "up: $nodes simulated nodes, Gateway API v$GATEWAY_API_VERSION CRDs; KUBECONFIG=$KUBECONFIG"
+  fi
 }
 
 down() {
+  node_down quiet
   if command -v kwokctl >/dev/null && [ -d "$workdir" ]; then
     kwokctl delete cluster --name "$name" >/dev/null 2>&1 || true
   fi
@@ -98,13 +156,16 @@ down() {
   log "down"
 }
 
+# Names what is down: the control plane, then each part of the real node.
 status() {
-  if is_up; then
-    kubectl get nodes
-  else
-    log "not running"
+  if ! is_up; then
+    log "control plane not running (no answer from the API server at $KUBECONFIG)"
     return 1
   fi
+  kubectl get nodes
+  [ "$real_node" = real ] || return 0
+  echo
+  node_status
 }
 
 case ${1:-} in
