@@ -362,6 +362,7 @@ class ClusterBaseline(pulumi.ComponentResource):
                 egress=[to_pods(services, service_ports)],
             ),
         )
+        grafana = self._settings.monitoring.grafana
         public = sorted(s.name for s in self._settings.services if s.public)
         if public:
             self._policy(
@@ -393,7 +394,7 @@ class ClusterBaseline(pulumi.ComponentResource):
             np.NetworkPolicySpecArgs(
                 pod_selector=monitoring(PROMETHEUS),
                 policy_types=["Ingress", "Egress"],
-                ingress=[from_pods(monitoring(GRAFANA), tcp(PROMETHEUS_PORT))],
+                ingress=[from_pods(monitoring(GRAFANA), tcp(PROMETHEUS_PORT))] if grafana else [],
                 egress=[
                     to_pods(services, service_ports),
                     to_pods(monitoring(ALERTMANAGER), tcp(ALERTMANAGER_PORT)),
@@ -420,6 +421,8 @@ class ClusterBaseline(pulumi.ComponentResource):
                 ],
             ),
         )
+        if not grafana:
+            return
         self._policy(
             name,
             "allow-grafana",

@@ -113,7 +113,7 @@ class BlueGreenService(pulumi.ComponentResource):
                     ),
                 ),
                 revision_history_limit=5,
-                progress_deadline_seconds=600,
+                progress_deadline_seconds=svc.progress_deadline_seconds,
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
                         labels=labels,

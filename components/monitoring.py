@@ -45,7 +45,8 @@ _PODS = {
 def monitoring_budget(settings: PlatformSettings) -> ResourceBudget:
     """The monitoring pods (replicas of each, plus a surge pod) for the namespace quota."""
     budget = ResourceBudget()
-    for pod in _PODS.values():
+    apps = [PROMETHEUS, ALERTMANAGER] + ([GRAFANA] if settings.monitoring.grafana else [])
+    for pod in (_PODS[app] for app in apps):
         budget += ResourceBudget.of_pods(
             settings.monitoring.replicas + 1,
             cpu_millicores(pod.requests["cpu"]),
@@ -71,7 +72,8 @@ class MonitoringStack(pulumi.ComponentResource):
 
     prometheus_url: pulumi.Output[str]
     alertmanager_url: pulumi.Output[str]
-    grafana_url: pulumi.Output[str]
+    # None where the stack runs no Grafana (monitoring.grafana: false).
+    grafana_url: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None
@@ -83,7 +85,10 @@ class MonitoringStack(pulumi.ComponentResource):
         settings = args.settings
         self.prometheus_url = self._prometheus()
         self.alertmanager_url = self._alertmanager(settings)
-        self.grafana_url = self._grafana(settings)
+        dashboards = self._dashboards()
+        self.grafana_url = (
+            self._grafana(settings, dashboards) if settings.monitoring.grafana else None
+        )
         self.register_outputs(
             {
                 "prometheusUrl": self.prometheus_url,
@@ -95,19 +100,29 @@ class MonitoringStack(pulumi.ComponentResource):
     # --- shared building blocks ---------------------------------------------------
 
     def _meta(
-        self, name: str, app: str, annotations: Mapping[str, str] | None = None
+        self,
+        name: str,
+        app: str,
+        annotations: Mapping[str, str] | None = None,
+        extra_labels: Mapping[str, str] | None = None,
     ) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(
             name=name,
             namespace=self._args.namespace,
-            labels=common_labels(app, "monitoring"),
+            labels={**common_labels(app, "monitoring"), **(extra_labels or {})},
             annotations=dict(annotations) if annotations else None,
         )
 
-    def _config_map(self, name: str, app: str, data: Mapping[str, str]) -> k8s.core.v1.ConfigMap:
+    def _config_map(
+        self,
+        name: str,
+        app: str,
+        data: Mapping[str, str],
+        extra_labels: Mapping[str, str] | None = None,
+    ) -> k8s.core.v1.ConfigMap:
         return k8s.core.v1.ConfigMap(
             f"{self._name}-configmap-{name}",
-            metadata=self._meta(name, app),
+            metadata=self._meta(name, app, extra_labels=extra_labels),
             data=dict(data),
             opts=self._child,
         )
@@ -420,18 +435,31 @@ class MonitoringStack(pulumi.ComponentResource):
             ),
         )
 
-    def _grafana(self, settings: PlatformSettings) -> pulumi.Output[str]:
+    def _dashboards(self) -> tuple[k8s.core.v1.ConfigMap, Mapping[str, str]]:
+        """The three dashboards, in a ConfigMap that our Grafana mounts and that
+        kube-prometheus-stack's dashboard sidecar (label grafana_dashboard=1)
+        loads into a team's existing Grafana."""
+        dashboards = cfg.grafana_dashboards()
+        config_map = self._config_map(
+            "grafana-dashboards", GRAFANA, dashboards, {cfg.DASHBOARD_SIDECAR_LABEL: "1"}
+        )
+        return config_map, dashboards
+
+    def _grafana(
+        self,
+        settings: PlatformSettings,
+        dashboards_of: tuple[k8s.core.v1.ConfigMap, Mapping[str, str]],
+    ) -> pulumi.Output[str]:
         core = k8s.core.v1
         account = self._service_account(GRAFANA, needs_api=False)
         datasources = cfg.to_yaml(cfg.grafana_datasources())
         provider = cfg.to_yaml(cfg.grafana_dashboard_provider("/var/lib/grafana-dashboards"))
-        dashboards = cfg.grafana_dashboards()
+        dashboards_map, dashboards = dashboards_of
         provisioning = self._config_map(
             "grafana-provisioning",
             GRAFANA,
             {"datasources.yaml": datasources, "dashboards.yaml": provider},
         )
-        dashboards_map = self._config_map("grafana-dashboards", GRAFANA, dashboards)
         env = [
             core.EnvVarArgs(name="GF_PATHS_DATA", value="/var/lib/grafana"),
             core.EnvVarArgs(name="GF_PATHS_PROVISIONING", value="/etc/grafana/provisioning"),

@@ -396,6 +396,10 @@ def grafana_dashboard_provider(path: str) -> dict[str, object]:
     }
 
 
+# The label kube-prometheus-stack's Grafana sidecar watches for dashboards.
+DASHBOARD_SIDECAR_LABEL = "grafana_dashboard"
+
+
 def grafana_dashboards(directory: Path = DASHBOARDS_DIR) -> dict[str, str]:
     """The dashboards as files for a ConfigMap, compacted to keep it small."""
     return {

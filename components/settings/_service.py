@@ -94,6 +94,12 @@ class ServiceSettings(ConfigModel):
         description="version -> digest of the released image; the Deployment then runs "
         "`<image>:<version>@<digest>`",
     )
+    progress_deadline_seconds: Annotated[int, Field(ge=10, le=3600)] = Field(
+        default=600,
+        description="seconds a Deployment may make no progress before Kubernetes marks it "
+        "failed (ProgressDeadlineExceeded), which fails the `pulumi up` waiting for it: a "
+        "release whose pods never start fails after this, not after the provider's 10 minutes",
+    )
     _key: str = PrivateAttr(default="")
 
     @property

@@ -74,6 +74,11 @@ class MonitoringSettings(ConfigModel):
     prometheus_image: ImageRef = Field(default=PROMETHEUS_IMAGE, description="pinned by digest")
     alertmanager_image: ImageRef = Field(default=ALERTMANAGER_IMAGE, description="pinned by digest")
     grafana_image: ImageRef = Field(default=GRAFANA_IMAGE, description="pinned by digest")
+    grafana: bool = Field(
+        default=True,
+        description="run Grafana; false: no Grafana Deployment, the dashboards are still a "
+        "ConfigMap labelled for kube-prometheus-stack's sidecar (grafana_dashboard=1)",
+    )
     retention: Duration = Field(default="15d", description="how long Prometheus keeps samples")
     scrape_interval: Duration = Field(
         default="15s", description="how often Prometheus scrapes the services"

@@ -46,6 +46,21 @@ def _both(first: Mutation, second: Mutation) -> Mutation:
 
 
 BAD_CONFIG: list[tuple[str, Mutation, list[str]]] = [
+    (
+        "progress deadline too short",
+        _set("services.controller.progressDeadlineSeconds", 5),
+        ["services.controller.progressDeadlineSeconds", "5", "integer from 10 to 3600"],
+    ),
+    (
+        "grafana not a boolean",
+        _set("monitoring.grafana", "sometimes"),
+        ["monitoring.grafana", '"sometimes"', "true | false"],
+    ),
+    (
+        "image repository with a port but no path",
+        _set("services.controller.image", "localhost:5000"),
+        ["services.controller.image", '"localhost:5000"', "an image repository"],
+    ),
     ("unknown colour", _set("activeColor", "purple"), ["activeColor", '"purple"', "blue | green"]),
     ("weight above 100", _set("standbyWeight", 101), ["standbyWeight", "101", "0 to 100"]),
     ("weight below 0", _set("standbyWeight", -5), ["standbyWeight", "-5", "0 to 100"]),

@@ -108,7 +108,7 @@ def test_each_colour_runs_its_own_version(run_program: ProgramRunner) -> None:
 @pytest.mark.parametrize(
     ("stack", "namespace", "replicas", "requests"),
     [
-        ("dev", "kgot-dev", 1, {"cpu": "100m", "memory": "128Mi"}),
+        ("dev", "kgot-dev", 1, {"cpu": "25m", "memory": "32Mi"}),
         ("staging", "kgot-staging", 2, {"cpu": "100m", "memory": "128Mi"}),
         ("production", "kgot-production", 3, {"cpu": "200m", "memory": "256Mi"}),
     ],
@@ -157,7 +157,8 @@ def _millicores(quantity: str) -> int:
 def test_every_pod_is_hardened(run_program: ProgramRunner, stack: str) -> None:
     program = run_program(stack)
     deployments = program.of_kind("Deployment")
-    assert len(deployments) == 2 * len(SERVICES) + 3
+    # Prometheus, Alertmanager, and Grafana where the stack runs one (not dev).
+    assert len(deployments) == 2 * len(SERVICES) + (2 if stack == "dev" else 3)
     for deployment in deployments:
         spec = pod_spec(deployment)
         where = deployment.k8s_name
@@ -454,7 +455,8 @@ def test_monitoring_replicas_disruption_budgets_and_alertmanager_cluster(
     run_program: ProgramRunner, stack: str, replicas: int
 ) -> None:
     program = run_program(stack)
-    for app in ("prometheus", "alertmanager", "grafana"):
+    apps = ("prometheus", "alertmanager") + (() if stack == "dev" else ("grafana",))
+    for app in apps:
         assert program.one("Deployment", app).inputs["spec"]["replicas"] == replicas
         assert program.one("PodDisruptionBudget", app).inputs["spec"]["maxUnavailable"] == 1
         image = pod_spec(program.one("Deployment", app))["containers"][0]["image"]
@@ -467,3 +469,17 @@ def test_monitoring_replicas_disruption_budgets_and_alertmanager_cluster(
     assert f"--cluster.peer=alertmanager-cluster.{namespace}.svc.cluster.local:9094" in args
     config = program.one("ConfigMap", "prometheus-config").inputs["data"]["prometheus.yml"]
     assert f"alertmanager-cluster.{namespace}.svc.cluster.local" in config
+
+
+@pytest.mark.parametrize(("stack", "grafana"), [("dev", False), ("staging", True)])
+def test_grafana_optional_dashboards_always_provisioned_for_a_sidecar(
+    run_program: ProgramRunner, stack: str, grafana: bool
+) -> None:
+    program = run_program(stack)
+    assert bool(program.names("Deployment") & {"grafana"}) is grafana
+    assert bool(program.names("NetworkPolicy") & {"allow-grafana"}) is grafana
+    assert (program.exports["monitoring"]["grafana"] is not None) is grafana
+    # kube-prometheus-stack's sidecar loads every ConfigMap with this label.
+    dashboards = program.one("ConfigMap", "grafana-dashboards").inputs
+    assert dashboards["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert len(dashboards["data"]) == 3

@@ -34,7 +34,7 @@ def parse(raw: dict[str, object], stack: str = "staging") -> PlatformSettings:
 @pytest.mark.parametrize(
     ("stack", "namespace", "replicas", "cpu", "memory"),
     [
-        ("dev", "kgot-dev", 1, "100m", "128Mi"),
+        ("dev", "kgot-dev", 1, "25m", "32Mi"),
         ("staging", "kgot-staging", 2, "100m", "128Mi"),
         ("production", "kgot-production", 3, "200m", "256Mi"),
     ],
