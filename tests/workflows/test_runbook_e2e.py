@@ -51,6 +51,9 @@ NEEDS_REAL_PODS = (("kubectl", "get", "--raw"), ("kubectl", "logs"))
 def deployed_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
     """A control plane of its own, a copy of the project, the dev stack deployed."""
     env = toolchain_environment(tmp_path_factory.mktemp("kgot-state"))
+    # The machine's one real node belongs to the e2e suite's cluster, which is
+    # still up; this one runs the stack on simulated nodes.
+    env["KGOT_NODE"] = "none"
     require_tools(env)
     project = copy_project(tmp_path_factory.mktemp("project"))
     cluster("up", env)
