@@ -21,18 +21,29 @@ pulumi up --stack "$stack" --yes --skip-preview=false --non-interactive \
 ns=$(pulumi stack output namespace --stack "$stack")
 active=$(pulumi stack output activeColor --stack "$stack")
 standby=$(pulumi stack output standbyColor --stack "$stack")
+svc_ip() { kubectl -n "$ns" get service "$1" -o jsonpath='{.spec.clusterIP}' 2>/dev/null; }
+controller=$(svc_ip controller)
+prometheus=$(svc_ip prometheus)
 cat <<MSG
 
 Deployed stack '$stack' into namespace '$ns' on $(kubectl config current-context) ($KUBECONFIG).
 Live traffic: $active; standby: $standby.
 
-  kubectl -n $ns get deployments,services,httproutes
+  kubectl -n $ns get pods -o wide          # running on the real node kgot-node
   source toolchain/env.sh && pulumi stack output --stack $stack
+
+Send a request to a service (its Service's cluster IP, through kube-proxy):
+  curl -si http://$controller:8080/        # X-Kgot-Color says which colour answered
 
 Flip all services to $standby:
   source toolchain/env.sh
   pulumi config set activeColor $standby --stack $stack && pulumi up --stack $stack
-or gradually, with metric gates (on a Prometheus that scrapes the services; the
-simulated pods of the local control plane serve no metrics, so there it holds):
-  .venv/bin/kgot-rollout shift --stack $stack --to $standby --steps 10,25,50,100 --prometheus <url>
+
+Or shift gradually, gated on the stack's own Prometheus (in the cluster):
+  .venv/bin/kgot-rollout shift --stack $stack --to $standby --steps 10,25,50,100 \\
+    --prometheus http://$prometheus:9090
+(no Gateway runs here: the HTTPRoute weights change in the API server, and the
+requests to Service controller keep going to $active until the last step).
+Release 1.2.0 is a faulty stand-in (30 % errors, +250 ms): set ${standby}Version
+to 1.2.0, pulumi up, and the same shift rolls back by itself.
 MSG
