@@ -45,6 +45,7 @@ cluster-status:
 # The stand-in service and the pause process of the local images (Go, stdlib only).
 GO := GOTOOLCHAIN=local CGO_ENABLED=0 go
 go-test:
+	@unformatted=$$(gofmt -l images); [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted"; exit 1; }
 	cd images/standin && $(GO) vet ./... && $(GO) test ./...
 	cd images/pause && $(GO) vet ./... && $(GO) test ./...
 

@@ -91,6 +91,7 @@ class BlueGreenService(pulumi.ComponentResource):
         traffic = self._args.traffic
         version = traffic.version_of(color)
         labels = service_pod_labels(svc, color, version)
+        deadline = f"{svc.progress_deadline_seconds + 30}s"
         selector = {
             **service_selector(svc, color),
             "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"],
@@ -122,7 +123,13 @@ class BlueGreenService(pulumi.ComponentResource):
                     spec=self._pod_spec(color, version),
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            # The provider waits for the rollout; Kubernetes marks it failed at
+            # the progress deadline, and the wait ends there too (plus time to
+            # report it) instead of at the provider's default 10 minutes.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                custom_timeouts=pulumi.CustomTimeouts(create=deadline, update=deadline),
+            ),
         )
 
     def _pod_spec(self, color: Color, version: str) -> k8s.core.v1.PodSpecArgs:

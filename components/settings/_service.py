@@ -97,8 +97,8 @@ class ServiceSettings(ConfigModel):
     progress_deadline_seconds: Annotated[int, Field(ge=10, le=3600)] = Field(
         default=600,
         description="seconds a Deployment may make no progress before Kubernetes marks it "
-        "failed (ProgressDeadlineExceeded), which fails the `pulumi up` waiting for it: a "
-        "release whose pods never start fails after this, not after the provider's 10 minutes",
+        "failed (ProgressDeadlineExceeded); the `pulumi up` waiting for it gives up 30 s "
+        "later: a release whose pods never start fails then, not after the provider's 10 minutes",
     )
     _key: str = PrivateAttr(default="")
 

@@ -91,7 +91,11 @@ type Server struct {
 	metrics  *Metrics
 	mux      *http.ServeMux
 	draining atomic.Bool
-	n        atomic.Uint64 // work requests seen, for the error choice
+	// Readiness switched off by hand (POST /health/ready/disable), as
+	// podinfo's /readyz/disable: a colour whose pods stay up but drop out of
+	// their Services, for tests of what notices an unhealthy colour.
+	unready atomic.Bool
+	n       atomic.Uint64 // work requests seen, for the error choice
 
 	okBody, errBody []byte
 	work            []byte
@@ -120,6 +124,14 @@ func NewServer(cfg Config, start time.Time) *Server {
 	}
 
 	s.mux.HandleFunc("/health/ready", s.ready)
+	s.mux.HandleFunc("POST /health/ready/disable", func(w http.ResponseWriter, r *http.Request) {
+		s.unready.Store(true)
+		io.WriteString(w, "readiness disabled\n")
+	})
+	s.mux.HandleFunc("POST /health/ready/enable", func(w http.ResponseWriter, r *http.Request) {
+		s.unready.Store(false)
+		io.WriteString(w, "readiness enabled\n")
+	})
 	s.mux.HandleFunc("/health/live", s.live)
 	s.mux.HandleFunc("/metrics", s.serveMetrics)
 	s.mux.HandleFunc("/", s.serveWork)
@@ -133,6 +145,11 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		io.WriteString(w, "shutting down\n")
+		return
+	}
+	if s.unready.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "readiness disabled\n")
 		return
 	}
 	io.WriteString(w, "ok\n")

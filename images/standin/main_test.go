@@ -414,6 +414,27 @@ func checkFormat(t *testing.T, text string) map[string]string {
 	return types
 }
 
+func TestReadinessSwitchedOffAndOnByHand(t *testing.T) {
+	s := NewServer(testConfig(), time.Now())
+	if rec := do(t, s, "POST", "/health/ready/disable"); rec.Code != 200 {
+		t.Fatalf("disable: %d", rec.Code)
+	}
+	if rec := do(t, s, "GET", "/health/ready"); rec.Code != 503 {
+		t.Fatalf("ready after disable: %d", rec.Code)
+	}
+	// Alive and answering work all the same: only the Service drops it.
+	if rec := do(t, s, "GET", "/health/live"); rec.Code != 200 {
+		t.Fatalf("live after disable: %d", rec.Code)
+	}
+	if rec := do(t, s, "GET", "/"); rec.Code != 200 {
+		t.Fatalf("work after disable: %d", rec.Code)
+	}
+	do(t, s, "POST", "/health/ready/enable")
+	if rec := do(t, s, "GET", "/health/ready"); rec.Code != 200 {
+		t.Fatalf("ready after enable: %d", rec.Code)
+	}
+}
+
 func TestMetricsFormat(t *testing.T) {
 	cfg := testConfig()
 	cfg.ErrorRatio = 0.25

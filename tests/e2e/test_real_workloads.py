@@ -14,13 +14,23 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from traffic import Answer, LoadRun, Target, allowed_networks, route_weights, summary
+from traffic import (
+    Answer,
+    LoadRun,
+    Target,
+    allowed_networks,
+    check_targets,
+    route_weights,
+    summary,
+)
 
 from components.checks import health_check_script
 from components.settings import CheckSettings, parse_settings, read_stack_file
@@ -134,9 +144,6 @@ class Prometheus:
         self.url = url
 
     def get(self, path: str, **params: str) -> Any:
-        import urllib.parse
-        import urllib.request
-
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
         with urllib.request.urlopen(f"{self.url}{path}{query}", timeout=10) as response:
             return json.loads(response.read())
@@ -398,29 +405,29 @@ def test_post_deploy_health_check_runs_against_the_pods(cluster: Cluster) -> Non
     assert healthy.returncode == 0, healthy.stderr
     assert f"service controller ({active}) healthy" in healthy.stdout
 
-    # Break the standby: its pods are replaced by ones whose image does not exist.
-    deployment = f"controller-{standby}"
-    spec = cluster.json("get", "deployment", deployment)["spec"]
-    image = spec["template"]["spec"]["containers"][0]["image"]
+    # Break the standby: its pods stay up but report not ready (the stand-in's
+    # readiness switch, as podinfo's), so Service `controller-preview` has no
+    # endpoint to answer. Nothing the stack manages is changed.
+    pods = cluster.json(
+        "get", "pods", "-l", f"app.kubernetes.io/name=controller,kgot.io/color={standby}"
+    )
+    addresses = [p["status"]["podIP"] for p in pods["items"]]
 
-    def patch(strategy: object, image: str) -> None:
-        operations = [
-            {"op": "replace", "path": "/spec/strategy", "value": strategy},
-            {"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": image},
-        ]
-        cluster.kubectl(
-            "patch", "deployment", deployment, "--type", "json", "-p", json.dumps(operations)
-        )
+    def readiness(switch: str) -> None:
+        for ip in addresses:
+            check_targets([Target("pod", ip, 8080)], allowed_networks([]))
+            urllib.request.urlopen(
+                urllib.request.Request(f"http://{ip}:8080/health/ready/{switch}", method="POST"),
+                timeout=5,
+            ).read()
 
-    patch({"type": "Recreate"}, "localhost:5000/kgot/controller:0.0.0-missing")
+    readiness("disable")
     try:
         broken = check(standby)
         assert broken.returncode == 1
         assert f"service controller ({standby}) failed its health check" in broken.stderr
     finally:
-        # Back to what the stack deployed, so its state and the cluster agree.
-        patch(spec["strategy"], image)
-        cluster.kubectl("rollout", "status", f"deployment/{deployment}", "--timeout=120s")
+        readiness("enable")
         cluster.wait_pods_ready()
 
 
