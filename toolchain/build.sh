@@ -10,7 +10,8 @@
 # Tools: pulumi (with the Python language host) kubernetes-provider etcd
 #        kubernetes kwok gateway-api actionlint, and for the real node:
 #        kubernetes-node (kubelet, kube-proxy) coredns crane, and the in-cluster
-#        monitoring binaries prometheus alertmanager (they go into images)
+#        monitoring binaries prometheus alertmanager (they go into images), and
+#        cosign (signs the local images and verifies them before a deploy)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -200,8 +201,15 @@ build_crane() {
   go_build crane "$2" "$here/crane" "$1/bin" "$ld" github.com/google/go-containerregistry/cmd/crane
 }
 
+build_cosign() {
+  # release-utils holds the version `cosign version` prints (as upstream's release build).
+  local ld="$ldbase -X sigs.k8s.io/release-utils/version.gitVersion=v$COSIGN_VERSION"
+  ld="$ld -X sigs.k8s.io/release-utils/version.gitTreeState=clean"
+  go_build cosign "$2" "$here/cosign" "$1/bin" "$ld" github.com/sigstore/cosign/v2/cmd/cosign
+}
+
 all=(pulumi kubernetes-provider etcd kubernetes kwok gateway-api actionlint
-  kubernetes-node coredns crane prometheus alertmanager)
+  kubernetes-node coredns crane prometheus alertmanager cosign)
 tools=("$@")
 [ ${#tools[@]} -eq 0 ] && tools=("${all[@]}")
 for t in "${tools[@]}"; do
@@ -225,6 +233,14 @@ for t in "${tools[@]}"; do
     crane) build_tool crane "$CRANE_VERSION" build_crane ;;
     prometheus) build_tool prometheus "$PROMETHEUS_VERSION" build_prometheus ;;
     alertmanager) build_tool alertmanager "$ALERTMANAGER_VERSION" build_alertmanager ;;
+    cosign)
+      # A cosign of the pinned major version on PATH is used as it is (the
+      # flags the image scripts pass are cosign 2's).
+      if [ -z "${KGOT_BUILD_COSIGN:-}" ] && "$here/cosign-compatible.sh"; then
+        log "using $(command -v cosign)"
+        continue
+      fi
+      build_tool cosign "$COSIGN_VERSION" build_cosign ;;
     *) log "unknown tool '$t'; allowed: ${all[*]}"; exit 2 ;;
   esac
 done
