@@ -31,12 +31,15 @@ from components.settings._stack import (
     MonitoringSettings,
 )
 from components.settings._triggers import (
+    LOCAL_SIGNING_KEY,
     CpuTrigger,
     CustomTrigger,
     ErrorRateTrigger,
+    KeylessIdentity,
     LatencyTrigger,
     RollbackTriggers,
     SecurityThresholds,
+    SigningSettings,
 )
 from components.settings._types import (
     BUILTIN_TRIGGERS,
@@ -56,6 +59,7 @@ from components.settings._types import (
 __all__ = [
     "BUILTIN_TRIGGERS",
     "COLORS",
+    "LOCAL_SIGNING_KEY",
     "PROJECT",
     "SECRET_KEYS",
     "TOP_LEVEL_KEYS",
@@ -72,6 +76,7 @@ __all__ = [
     "Environment",
     "ErrorRateTrigger",
     "ImageSettings",
+    "KeylessIdentity",
     "LatencyTrigger",
     "MonitoringSettings",
     "PlatformSettings",
@@ -81,6 +86,7 @@ __all__ = [
     "ServiceResources",
     "ServiceSettings",
     "SettingsError",
+    "SigningSettings",
     "TrafficConfig",
     "TrafficRouting",
     "TrafficSettings",

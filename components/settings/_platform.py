@@ -37,6 +37,8 @@ MONITORING_NAMES = (PROMETHEUS, ALERTMANAGER, GRAFANA, ALERTMANAGER_PEERS)
 # What a service `<name>` makes beside Deployments/Services/Ingresses `<name>`.
 NAME_SUFFIXES = ("blue", "green", "preview", "canary")
 HOSTNAME_MAX = 253
+# Stacks whose images must carry a verified signature, whatever their config says.
+SIGNED_ENVIRONMENTS = ("staging", "production")
 
 
 def _web_url(url: Secret) -> Secret:
@@ -237,6 +239,29 @@ class PlatformSettings(TrafficConfig):
                     f"services.{service.key} ({len(host)} characters; at most {HOSTNAME_MAX})"
                 )
                 raise config_error(("edge", "domain"), self.edge.domain, allowed)
+        return self
+
+    @property
+    def require_signed_images(self) -> bool:
+        """The pack refuses digests that `make verify-images` did not verify."""
+        required = self.security.signing.required
+        return self.environment in SIGNED_ENVIRONMENTS if required is None else required
+
+    @model_validator(mode="after")
+    def _signed_where_it_matters(self) -> Self:
+        signing = self.security.signing
+        path = ("security", "signing", "required")
+        if self.environment in SIGNED_ENVIRONMENTS and signing.required is False:
+            allowed = f"true or unset in {self.environment} (signed images are required there)"
+            raise config_error(path, False, allowed)
+        if self.require_signed_images and not signing.trusts_someone:
+            allowed = "a public key (or `keyless`) whose signatures the stack accepts"
+            raise config_error(
+                ("security", "signing", "publicKey"),
+                None,
+                f"{allowed}: it requires signed images",
+                missing=True,
+            )
         return self
 
     @model_validator(mode="after")

@@ -1,4 +1,5 @@
-"""`rollback` (the rollout tool's triggers) and `security` (the policy pack's thresholds).
+"""`rollback` (the rollout tool's triggers) and `security` (the policy pack's thresholds
+and the image signatures the stack trusts).
 
 Every key has the default the README documents, so `rollback: {onBreach:
 freeze}` or `errorRate: {threshold: 0.02}` keep the rest as documented.
@@ -106,6 +107,58 @@ class RollbackTriggers(ConfigModel):
         return self
 
 
+# The key pair toolchain/images.sh generates on first use ($KGOT_CACHE/cosign/)
+# and signs the local images with: a machine's own key, for the local registry.
+LOCAL_SIGNING_KEY = "local"
+_PEM = "-----BEGIN PUBLIC KEY-----"
+
+
+class KeylessIdentity(ConfigModel):
+    """Who must have signed, for images signed keyless (Fulcio certificate, Rekor entry)."""
+
+    identity_regexp: NonEmpty = Field(
+        description="regexp the certificate's identity must match (the signing workflow's URL)"
+    )
+    oidc_issuer: NonEmpty = Field(
+        description="OIDC issuer of that identity, e.g. https://token.actions.githubusercontent.com"
+    )
+
+
+class SigningSettings(ConfigModel):
+    """Which signatures `make verify-images` accepts; the pack admits only what it verified."""
+
+    required: bool | None = Field(
+        default=None,
+        description="refuse images without a verified signature; unset means: "
+        "in staging and production (they cannot turn it off)",
+    )
+    public_key: NonEmpty | None = Field(
+        default=None,
+        description=f"cosign public key: `{LOCAL_SIGNING_KEY}` (the key pair "
+        "toolchain/images.sh generates into $KGOT_CACHE/cosign), a PEM, or a file path "
+        "relative to the project",
+    )
+    keyless: KeylessIdentity | None = Field(
+        default=None, description="instead of publicKey: the identity of a keyless signer"
+    )
+
+    @model_validator(mode="after")
+    def _one_trust_root(self) -> SigningSettings:
+        if self.public_key is not None and self.keyless is not None:
+            raise config_error(
+                ("keyless",), self.keyless.identity_regexp, "publicKey or keyless, not both"
+            )
+        key = self.public_key
+        if key is not None and key.startswith("-----") and not key.startswith(_PEM):
+            allowed = f"a PEM starting {_PEM}, `{LOCAL_SIGNING_KEY}` or a file path"
+            raise config_error(("publicKey",), key.splitlines()[0], allowed)
+        return self
+
+    @property
+    def trusts_someone(self) -> bool:
+        return self.public_key is not None or self.keyless is not None
+
+
 class SecurityThresholds(ConfigModel):
     """Thresholds of the policy pack (through the policy-config bridge)."""
 
@@ -123,6 +176,10 @@ class SecurityThresholds(ConfigModel):
     )
     minimum_score: Annotated[Number, Field(ge=0.0, le=1.0)] = Field(
         default=0.8, description="share of each framework's controls with no violation"
+    )
+    signing: SigningSettings = Field(
+        default_factory=SigningSettings,
+        description="image signatures the stack trusts (make verify-images)",
     )
 
     @field_validator("frameworks")

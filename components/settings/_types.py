@@ -48,9 +48,11 @@ class ConfigModel(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_bool_for_others(cls, value: object, info: ValidationInfo) -> object:
-        # pydantic takes YAML's `true` as the integer 1; only a bool key may be true.
+        # pydantic takes YAML's `true` as the integer 1; only a bool key (or an
+        # optional one, unset meaning a default that depends on the stack) may be true.
         name = info.field_name
-        if isinstance(value, bool) and name and cls.model_fields[name].annotation is not bool:
+        boolean = (bool, bool | None)
+        if isinstance(value, bool) and name and cls.model_fields[name].annotation not in boolean:
             raise ValueError("a boolean")
         return value
 

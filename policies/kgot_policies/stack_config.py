@@ -82,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--require-signed-images",
         action="store_true",
-        help="refuse digests missing from --verified-digests",
+        help="refuse digests missing from --verified-digests (as the stack's "
+        "security.signing.required does, and staging and production always)",
     )
     parser.add_argument("-o", "--output", help="write here instead of stdout")
     options = parser.parse_args(argv)
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.security,
         options.trivy_report,
         options.verified_digests,
-        options.require_signed_images,
+        options.require_signed_images or settings.require_signed_images,
     )
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
     if not options.output:

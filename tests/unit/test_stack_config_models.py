@@ -66,6 +66,9 @@ def test_an_empty_object_takes_every_documented_default(name: str) -> None:
     assert expected, name
     raw = staging()
     raw[name] = {}
+    if name == "security":
+        # Staging must name whom it trusts (security.signing); dev need not.
+        raw["environment"] = "dev"
     section = getattr(parse_settings(raw, "staging"), name)
     dumped = section.model_dump(by_alias=True, mode="json")
     for key, value in expected.items():
@@ -238,3 +241,42 @@ def test_any_value_anywhere_is_settings_or_a_settings_error(
         assert "S3CR3T" not in message
     else:
         assert isinstance(settings_, PlatformSettings)
+
+
+# -- image signatures --------------------------------------------------------------
+
+
+def test_staging_and_production_require_signed_images_and_cannot_turn_it_off() -> None:
+    assert parse_settings(staging(), "staging").require_signed_images
+    signing = {"required": False, "publicKey": "local"}
+    message = refusal(staging(security={"signing": signing}))
+    assert "security.signing.required" in message
+    assert "signed images are required there" in message
+
+
+def test_a_stack_that_requires_signatures_names_whom_it_trusts() -> None:
+    message = refusal(staging(security={"signing": {}}))
+    assert "security.signing.publicKey is missing" in message
+    dev = parse_settings(staging(environment="dev", security={}), "staging")
+    assert not dev.require_signed_images
+    required = staging(environment="dev", security={"signing": {"required": True}})
+    assert "security.signing.publicKey is missing" in refusal(required)
+
+
+@pytest.mark.parametrize(
+    ("signing", "words"),
+    [
+        (
+            {"publicKey": "local", "keyless": {"identityRegexp": "x", "oidcIssuer": "y"}},
+            "publicKey or keyless, not both",
+        ),
+        ({"publicKey": "-----BEGIN EC PRIVATE KEY-----\nabc"}, "a PEM starting"),
+        ({"keyless": {"identityRegexp": "x"}}, "oidcIssuer is missing"),
+    ],
+)
+def test_a_signing_trust_root_is_one_key_or_one_identity(
+    signing: dict[str, object], words: str
+) -> None:
+    message = refusal(staging(security={"signing": signing}))
+    assert words in message
+    assert "abc" not in message
