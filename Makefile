@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test venv lint unit debian toolchain cluster-up cluster-down cluster-status e2e go-test
+.PHONY: run test venv lint unit debian toolchain cluster-up cluster-down cluster-status e2e go-test verify-images
 
 venv: $(VENV)/.installed
 
@@ -48,6 +48,15 @@ go-test:
 	@unformatted=$$(gofmt -l images); [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted"; exit 1; }
 	cd images/standin && $(GO) vet ./... && $(GO) test ./...
 	cd images/pause && $(GO) vet ./... && $(GO) test ./...
+
+# The pack's verified-digests file for STACK: every image the stack deploys,
+# checked with cosign against the registry and the key the stack trusts
+# (security.signing). Pass it on: python -m kgot_policies.stack_config $(STACK)
+# --verified-digests build/verified-$(STACK).txt
+STACK ?= dev
+verify-images: venv
+	source toolchain/env.sh && PYTHONPATH=policies $(PY) -m kgot_policies.verify_images \
+		$(STACK) -o build/verified-$(STACK).txt
 
 # KGOT_KUBECONFIG names another cluster: then no local control plane is started.
 run: venv debian toolchain

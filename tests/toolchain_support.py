@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,6 +49,13 @@ def require_tools(env: dict[str, str], tools: Sequence[str] = ENGINE_TOOLS) -> N
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (for a server of the test's own)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def copy_project(dest: Path) -> Path:

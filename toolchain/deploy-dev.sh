@@ -11,10 +11,17 @@ cd "$repo"
 
 stack=${KGOT_STACK:-dev}
 pulumi stack select "$stack" --create --non-interactive >/dev/null
-# The pack's config from the stack's `security` settings, as CI passes it.
+# The pack's config from the stack's `security` settings, as CI passes it,
+# with the digests whose signatures cosign verified against the stack's key
+# (the local key pair that toolchain/images.sh signs with). Signatures are
+# required here too: an image that did not verify is refused by the pack. A
+# registry that cannot be reached stops the deploy here.
 pack_config=$(mktemp --suffix=.json)
-trap 'rm -f "$pack_config"' EXIT
-PYTHONPATH=policies "$repo/.venv/bin/python" -m kgot_policies.stack_config "$stack" -o "$pack_config"
+verified=$(mktemp --suffix=.txt)
+trap 'rm -f "$pack_config" "$verified"' EXIT
+PYTHONPATH=policies "$repo/.venv/bin/python" -m kgot_policies.verify_images "$stack" -o "$verified"
+PYTHONPATH=policies "$repo/.venv/bin/python" -m kgot_policies.stack_config "$stack" \
+  --verified-digests "$verified" --require-signed-images -o "$pack_config"
 pulumi up --stack "$stack" --yes --skip-preview=false --non-interactive \
   --policy-pack policies --policy-pack-config "$pack_config"
 

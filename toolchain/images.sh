@@ -10,7 +10,13 @@
 # build, so the digests are the same on every machine with the same Go and
 # the dev stack pins them (services.<svc>.digests, monitoring.*Image).
 #
-# Usage: toolchain/images.sh push      build what is missing and push every image
+# Every image pushed is signed with cosign by the machine's own key pair
+# (generated on first use into $KGOT_CACHE/cosign, never in the checkout); the
+# signature goes into the registry beside the image (tag sha256-<hex>.sig), and
+# `make verify-images` checks it against the key the stack trusts.
+#
+# Usage: toolchain/images.sh push      build what is missing, push and sign every image
+#        toolchain/images.sh sign REF  sign images already in a registry (REF: repo:tag or repo@digest)
 #        toolchain/images.sh digests   the digests the dev stack pins (YAML lines)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,6 +25,7 @@ repo=$(dirname "$here")
 source "$here/env.sh"
 reg=$KGOT_REGISTRY
 tc=$KGOT_CACHE/toolchain
+keys=$KGOT_CACHE/cosign
 
 # The stand-in's releases: tag, share of requests answered 500, latency added
 # to every request. A faulty release differs in its tag and nothing else.
@@ -69,15 +76,66 @@ image() {
     { ilog "pushing $base failed:"; cat "$work/crane.log" >&2; return 1; }
   crane mutate "$base" --insecure --set-platform linux/amd64 -t "$ref" "$@" >/dev/null \
     2>"$work/crane.log" || { ilog "pushing $ref failed:"; cat "$work/crane.log" >&2; return 1; }
+  sign "$ref"
 }
 
 digest() { crane digest --insecure "$1"; }
+
+# signing_key: the local key pair, generated on first use. cosign encrypts the
+# private key with a password: a random one, kept beside it (0600, folder
+# 0700). It protects nothing against whoever can read the folder, but a copy of
+# the key file alone (a backup, an artifact) cannot sign. Neither is printed.
+signing_key() {
+  [ -f "$keys/cosign.key" ] && return 0
+  command -v cosign >/dev/null || { ilog "cosign is not built: run toolchain/build.sh cosign"; return 1; }
+  mkdir -p "$KGOT_CACHE"
+  # Two pushes at once (make run beside a test) must not make two key pairs.
+  (
+    flock 8
+    [ -f "$keys/cosign.key" ] && exit 0
+    local tmp
+    tmp=$(mktemp -d "$KGOT_CACHE/.cosign-XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    chmod 0700 "$tmp"
+    (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '\n' >"$tmp/password")
+    COSIGN_PASSWORD=$(<"$tmp/password") cosign generate-key-pair \
+      --output-key-prefix "$tmp/cosign" >"$tmp/log" 2>&1 ||
+      { ilog "cosign generate-key-pair failed:"; cat "$tmp/log" >&2; exit 1; }
+    rm -f "$tmp/log"
+    mv -T "$tmp" "$keys"
+    trap - EXIT
+    ilog "generated the local signing key pair in $keys (public key: $keys/cosign.pub)"
+  ) 8>"$KGOT_CACHE/.cosign.lock"
+}
+
+# sign <ref...>: signs each image by its digest (a tag could move between
+# reading and signing) unless the local key's signature is already there, so
+# pushing again does not stack up signatures.
+sign() {
+  signing_key
+  local ref repo pinned
+  for ref in "$@"; do
+    repo=${ref%@*}
+    # A tag follows the last colon of the last path part (a registry port does not).
+    case ${repo##*/} in *:*) repo=${repo%:*} ;; esac
+    pinned=$repo@$(digest "$ref") || { ilog "no image $ref in the registry"; return 1; }
+    if cosign verify --key "$keys/cosign.pub" --insecure-ignore-tlog --allow-http-registry \
+      --allow-insecure-registry "$pinned" >/dev/null 2>&1; then
+      continue
+    fi
+    # No transparency log (Rekor) is reachable or wanted for a local key;
+    # the registry speaks HTTP on loopback.
+    COSIGN_PASSWORD=$(<"$keys/password") cosign sign --key "$keys/cosign.key" --yes \
+      --tlog-upload=false --allow-http-registry --allow-insecure-registry "$pinned" \
+      >/dev/null 2>"$work/cosign.log" || { ilog "signing $pinned failed:"; cat "$work/cosign.log" >&2; return 1; }
+  done
+}
 
 push() {
   curl -fsS -o /dev/null "http://$reg/v2/" ||
     { ilog "no registry answers on $reg (toolchain/cluster.sh up starts it)"; return 1; }
   local b
-  for b in crane "$tc/prometheus-$PROMETHEUS_VERSION/bin/prometheus" \
+  for b in crane cosign "$tc/prometheus-$PROMETHEUS_VERSION/bin/prometheus" \
     "$tc/alertmanager-$ALERTMANAGER_VERSION/bin/alertmanager"; do
     command -v "$b" >/dev/null || { ilog "$b is not built: run toolchain/build.sh"; return 1; }
   done
@@ -99,6 +157,8 @@ push() {
       # Same manifest, so the same digest: the registry mounts the blobs.
       crane copy --insecure "$reg/kgot/standin:$tag" "$reg/kgot/$svc:$tag" >/dev/null 2>&1 ||
         { ilog "copying $tag to $reg/kgot/$svc failed"; return 1; }
+      # A signature lives in the image's repository: each copy is signed too.
+      sign "$reg/kgot/$svc:$tag"
     done
   done
 
@@ -108,7 +168,7 @@ push() {
   layer "$work/alertmanager.tar" "$tc/alertmanager-$ALERTMANAGER_VERSION/bin/alertmanager"
   image "$reg/kgot/alertmanager:v$ALERTMANAGER_VERSION" "$work/alertmanager.tar" \
     --entrypoint /bin/alertmanager --user "$monitoring_uid:$monitoring_uid"
-  ilog "pushed to $reg in $((SECONDS - start))s"
+  ilog "pushed and signed to $reg in $((SECONDS - start))s"
   check_pins
 }
 
@@ -154,6 +214,12 @@ digests() {
 
 case ${1:-} in
   push) push ;;
+  sign)
+    shift
+    [ $# -gt 0 ] || { echo "usage: toolchain/images.sh sign REF..." >&2; exit 2; }
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    sign "$@" ;;
   digests) digests ;;
-  *) echo "usage: toolchain/images.sh push|digests" >&2; exit 2 ;;
+  *) echo "usage: toolchain/images.sh push|sign REF...|digests" >&2; exit 2 ;;
 esac

@@ -242,6 +242,23 @@ class PlatformSettings(TrafficConfig):
         return self
 
     @property
+    def deployed_images(self) -> tuple[str, ...]:
+        """Every image reference the program gives a pod, from config (what must be signed).
+
+        Images that `images.build` builds are known only once pushed, and are not here.
+        """
+        refs = [
+            service.image_ref(self.traffic.version_of(color))
+            for service in self.services
+            for color in ("blue", "green")
+        ]
+        monitoring = self.monitoring
+        refs += [monitoring.prometheus_image, monitoring.alertmanager_image]
+        if monitoring.grafana:
+            refs.append(monitoring.grafana_image)
+        return tuple(dict.fromkeys(refs))
+
+    @property
     def require_signed_images(self) -> bool:
         """The pack refuses digests that `make verify-images` did not verify."""
         required = self.security.signing.required

@@ -101,6 +101,8 @@ def test_a_good_stack_file_becomes_pack_config(
     document = json.loads(output.read_text(encoding="utf-8"))
     assert document["compliance-score"]["minimumScore"] == 0.8
     assert document["workload-replicas-production"] == {"environment": "staging"}
+    # Staging always requires signed images (security.signing).
+    assert document["image-tag-digest-signature"]["requireSignedImages"] is True
 
 
 def test_a_secret_in_plain_text_is_refused_as_the_program_refuses_it(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -26,16 +25,11 @@ from pathlib import Path
 import requests
 
 from components.settings import kubernetes_name
+from tests.toolchain_support import free_port
 
 BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 SERVICES = ("controller", "graph_store")
 NAMESPACE = "kgot-dev"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -1,0 +1,298 @@
+"""Images signed and verified for real: cosign, a registry of the test's own on loopback.
+
+toolchain/images.sh signs as it does for the local cluster (its key pair, made
+on first use in the test's own cache); `python -m kgot_policies.verify_images`
+writes the verified-digests file; the policy pack runs on the program's
+resources (mocked engine) with that file and signatures required. Needs the
+built cosign and crane and Debian's docker-registry: under CI a missing one
+fails, elsewhere the tests skip saying what to build.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kgot_policies.evaluate import resource, run
+from kgot_policies.registry import POLICIES
+from kgot_policies.stack_config import pack_config
+from mocked_program import ProgramRunner
+from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
+
+from components.settings import parse_settings
+from tests.committed_stacks import committed_text, stack_config
+from tests.toolchain_support import REPO, free_port, require_tools, toolchain_environment
+
+pytestmark = pytest.mark.signing
+
+TOOLS = ("cosign", "crane", "docker-registry")
+# The registry lives as long as the module's tests, and never longer than this.
+REGISTRY_LIFETIME_SECONDS = 900
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    env = toolchain_environment(tmp_path_factory.mktemp("state"))
+    require_tools(env, TOOLS)
+    # A cache of the test's own: its key pair, never the machine's.
+    env["KGOT_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    return env
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    config = {
+        "version": 0.1,
+        "log": {"level": "error"},
+        "storage": {"filesystem": {"rootdirectory": str(folder / "data")}},
+        "http": {"addr": f"127.0.0.1:{port}"},
+    }
+    config_file = folder / "config.yml"
+    config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+    with (folder / "registry.log").open("wb") as log:
+        server = subprocess.Popen(
+            [
+                "timeout",
+                str(REGISTRY_LIFETIME_SECONDS),
+                "docker-registry",
+                "serve",
+                str(config_file),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/v2/", server, folder / "registry.log")
+        yield f"localhost:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_for(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"docker-registry exited:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    pytest.fail(f"docker-registry did not answer {url} in 20 s:\n{log.read_text()}")
+
+
+def command(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
+
+
+def checked(args: list[str], env: dict[str, str]) -> str:
+    done = command(args, env)
+    assert done.returncode == 0, f"{' '.join(args)}: {done.returncode}\n{done.stderr}"
+    return done.stdout.strip()
+
+
+def push(registry: str, ref: str, content: str, env: dict[str, str], folder: Path) -> str:
+    """A one-file image `registry/ref` (content makes its digest); returns the digest."""
+    data = content.encode()
+    layer = folder / f"{ref.replace('/', '_').replace(':', '_')}.tar"
+    with tarfile.open(layer, "w") as tar:
+        info = tarfile.TarInfo("content")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    image = f"{registry}/{ref}"
+    checked(
+        ["crane", "append", "--oci-empty-base", "-f", str(layer), "-t", image, "--insecure"], env
+    )
+    return checked(["crane", "digest", "--insecure", image], env)
+
+
+def sign(image: str, env: dict[str, str]) -> None:
+    checked([str(REPO / "toolchain" / "images.sh"), "sign", image], env)
+
+
+@dataclass(frozen=True)
+class Verified:
+    code: int
+    log: str
+    lines: list[str]
+
+
+def verify(project: Path, stack: dict[str, Any], env: dict[str, str], out: Path) -> Verified:
+    """Writes Pulumi.dev.yaml with `stack` config and runs the verifier on it."""
+    document = yaml.safe_load(committed_text("Pulumi.dev.yaml"))
+    document["config"] = {f"kgot-platform:{k}": v for k, v in stack.items()}
+    project.mkdir(exist_ok=True)
+    (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
+    args = [sys.executable, "-m", "kgot_policies.verify_images", "dev"]
+    args += ["--project-dir", str(project), "-o", str(out)]
+    done = command(args, {**env, "PYTHONPATH": str(REPO / "policies")})
+    lines = out.read_text().splitlines() if out.exists() else []
+    return Verified(done.returncode, done.stderr, lines)
+
+
+def dev_stack(registry: str, images: dict[str, str], monitoring: tuple[str, str]) -> dict[str, Any]:
+    """The committed dev stack with each service at `images[key]` (repo@digest) and
+    the two monitoring images; signatures required, trusting the local key."""
+    raw: dict[str, Any] = copy.deepcopy(stack_config("dev"))
+    for key, service in raw["services"].items():
+        repository, digest = images.get(key, images["*"]).split("@")
+        service["image"] = repository
+        service["digests"] = {"1.0.0": digest}
+    raw["monitoring"] = {
+        **raw["monitoring"],
+        "prometheusImage": monitoring[0],
+        "alertmanagerImage": monitoring[1],
+    }
+    signing = {"required": True, "publicKey": "local"}
+    raw["security"] = {**raw["security"], "signing": signing}
+    return raw
+
+
+def _plain(value: Any) -> Any:
+    if is_rpc_secret(value):
+        return _plain(unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def pack_violations(run_program: ProgramRunner, stack: dict[str, Any], digests: Path) -> list[str]:
+    """The pack on the program's resources, configured as the bridge configures it."""
+    program = run_program("dev", stack)
+    settings = parse_settings(stack, "dev")
+    assert settings.require_signed_images
+    config = pack_config(settings.environment, settings.security, (), str(digests), True)
+    resources = [resource(r.typ, _plain(r.inputs), name=r.name) for r in program.kubernetes()]
+    return [f"{v.policy}: {v.message}" for v in run(POLICIES, resources, config)]
+
+
+def cosign_accepts(image: str, env: dict[str, str]) -> bool:
+    """Asks the registry directly, with the test's trusted key."""
+    key = Path(env["KGOT_CACHE"]) / "cosign" / "cosign.pub"
+    flags = ["--insecure-ignore-tlog", "--allow-http-registry", "--allow-insecure-registry"]
+    return command(["cosign", "verify", "--key", str(key), *flags, image], env).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def monitoring(
+    registry: str, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, str]:
+    folder = tmp_path_factory.mktemp("layers")
+    refs = []
+    for name in ("prometheus", "alertmanager"):
+        digest = push(registry, f"kgot/{name}:v1", f"{name} stand-in", env, folder)
+        sign(f"{registry}/kgot/{name}:v1", env)
+        refs.append(f"{registry}/kgot/{name}:v1@{digest}")
+    return refs[0], refs[1]
+
+
+def test_signed_images_are_verified_and_the_pack_admits_them(
+    registry: str,
+    env: dict[str, str],
+    monitoring: tuple[str, str],
+    run_program: ProgramRunner,
+    tmp_path: Path,
+) -> None:
+    digest = push(registry, "kgot/signed:1.0.0", "a signed release", env, tmp_path)
+    started = time.monotonic()
+    sign(f"{registry}/kgot/signed:1.0.0", env)
+    signed_in = time.monotonic() - started
+    stack = dev_stack(registry, {"*": f"{registry}/kgot/signed@{digest}"}, monitoring)
+    out = tmp_path / "verified.txt"
+    started = time.monotonic()
+    verified = verify(tmp_path / "project", stack, env, out)
+    verified_in = time.monotonic() - started
+    assert verified.code == 0, verified.log
+    assert sorted(verified.lines) == sorted(
+        [f"{registry}/kgot/signed@{digest}", *(ref.replace(":v1@", "@") for ref in monitoring)]
+    )
+    assert "3 of 3 images verified" in verified.log
+    assert pack_violations(run_program, stack, out) == []
+    # Keys are never printed; the figures go to the report (pytest -rP).
+    assert "PRIVATE KEY" not in verified.log
+    print(f"sign one image: {signed_in:.2f} s; verify the stack's 3 images: {verified_in:.2f} s")
+
+
+def test_unsigned_foreign_and_retagged_images_are_refused_naming_each(
+    registry: str,
+    env: dict[str, str],
+    monitoring: tuple[str, str],
+    run_program: ProgramRunner,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    good = push(registry, "kgot/good:1.0.0", "good release", env, tmp_path)
+    sign(f"{registry}/kgot/good:1.0.0", env)
+    unsigned = push(registry, "kgot/unsigned:1.0.0", "never signed", env, tmp_path)
+    foreign = push(registry, "kgot/foreign:1.0.0", "signed by someone else", env, tmp_path)
+    other_key = {**env, "KGOT_CACHE": str(tmp_path_factory.mktemp("other-cache"))}
+    sign(f"{registry}/kgot/foreign:1.0.0", other_key)
+    # Signed, then the tag pushed again with other content: the stack pins what
+    # the tag now names, and nobody signed that.
+    before = push(registry, "kgot/retagged:1.0.0", "as signed", env, tmp_path)
+    sign(f"{registry}/kgot/retagged:1.0.0", env)
+    after = push(registry, "kgot/retagged:1.0.0", "changed after signing", env, tmp_path)
+    assert after != before
+    images = {
+        "*": f"{registry}/kgot/good@{good}",
+        "controller": f"{registry}/kgot/unsigned@{unsigned}",
+        "graph_store": f"{registry}/kgot/foreign@{foreign}",
+        "manager_agent": f"{registry}/kgot/retagged@{after}",
+    }
+    stack = dev_stack(registry, images, monitoring)
+    out = tmp_path / "verified.txt"
+    verified = verify(tmp_path / "project", stack, env, out)
+    assert verified.code == 0, verified.log
+    reasons = {
+        f"{registry}/kgot/unsigned:1.0.0@{unsigned}": "no signature in the registry (unsigned)",
+        f"{registry}/kgot/foreign:1.0.0@{foreign}": "no signature by the trusted key",
+        f"{registry}/kgot/retagged:1.0.0@{after}": "no signature in the registry (unsigned)",
+    }
+    for image, reason in reasons.items():
+        assert f"NOT VERIFIED {image}: {reason}" in verified.log
+    listed = {line.rpartition("@")[2] for line in verified.lines}
+    assert not listed & {unsigned, foreign, after}
+    assert good in listed
+    refused = pack_violations(run_program, stack, out)
+    for image in reasons:
+        assert any(f"image {image} has no verified signature" in v for v in refused), refused
+    assert not any(good in v for v in refused), refused
+    # The file holds only what cosign accepts, asked of the registry directly.
+    for line in verified.lines:
+        assert cosign_accepts(line, env), line
+    for image in reasons:
+        assert not cosign_accepts(image.replace(":1.0.0@", "@"), env), image
+
+
+def test_a_registry_that_is_down_fails_closed(
+    registry: str, env: dict[str, str], monitoring: tuple[str, str], tmp_path: Path
+) -> None:
+    down = f"localhost:{free_port()}"  # nothing listens there
+    digest = "sha256:" + "ab" * 32
+    stack = dev_stack(registry, {"*": f"{down}/kgot/controller@{digest}"}, monitoring)
+    out = tmp_path / "verified.txt"
+    out.write_text(f"{down}/kgot/controller@{digest}\n")  # a stale list from an earlier run
+    verified = verify(tmp_path / "project", stack, env, out)
+    assert verified.code == 3, verified.log
+    assert f"registry {down} cannot be reached" in verified.log
+    assert "nothing may deploy" in verified.log
+    assert not out.exists()
