@@ -148,18 +148,31 @@ def _option(words: list[str], flag: str) -> str | None:
 
 def test_the_stack_security_config_reaches_every_run_of_the_pack() -> None:
     """Each preview/up with the pack, and each rollout that updates, gets the config
-    the bridge wrote from the stack's `security` settings earlier in the same job."""
+    the bridge wrote from the stack's `security` settings earlier in the same job,
+    with the digests whose signatures cosign verified before it."""
     files = [WORKFLOWS / "pull-request.yml", WORKFLOWS / "deploy.yml"]
     checked = 0
     for path in files:
         for job_name, job in load(path)["jobs"].items():
             written: set[str] = set()
+            verified: set[str] = set()
             for step in job.get("steps", []):
                 for command in simple_commands(step.get("run", ""), f"{path.name} {job_name}"):
                     words = [w for w in command.words if not re.fullmatch(r"\w+=.*", w)]
+                    if words[:3] == [".venv/bin/python", "-m", "kgot_policies.verify_images"]:
+                        output = _option(words, "-o")
+                        assert output, f"{command}: the verified digests go to a file (-o)"
+                        verified.add(output)
+                        continue
                     if words[:3] == [".venv/bin/python", "-m", "kgot_policies.stack_config"]:
                         output = _option(words, "-o")
                         assert output, f"{command}: the bridge's config goes to a file (-o)"
+                        # Signatures: the digests cosign verified earlier in the job.
+                        digests = _option(words, "--verified-digests")
+                        assert digests in verified, (
+                            f"{command}: --verified-digests {digests} is not a file "
+                            f"verify_images wrote before it in job {job_name} ({sorted(verified)})"
+                        )
                         written.add(output)
                         continue
                     pack_run = words[:2] in (["pulumi", "preview"], ["pulumi", "up"])
