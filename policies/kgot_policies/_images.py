@@ -72,17 +72,34 @@ def _digests_file(path: Path) -> list[str]:
 
 
 def verified_digests(settings: Mapping[str, Any]) -> set[str]:
-    """Digests whose signatures the pipeline verified: listed in config, or in a file.
+    """What the pipeline verified, listed in config or in a file: bare digests, and
+    `repository@digest` for an image (its tag dropped).
 
     The file holds one digest (or image@digest) a line, or a JSON list of them,
-    as the signature-verification step writes it; one it cannot read is a
-    DigestsFileError.
+    as the signature-verification step (kgot_policies.verify_images) writes it;
+    one it cannot read is a DigestsFileError.
     """
     found = {str(d) for d in settings.get("verifiedDigests") or []}
     path = settings.get("verifiedDigestsFile")
     if path:
         found.update(_digests_file(Path(str(path))))
-    return {entry.rpartition("@")[2] for entry in found}
+    entries = set()
+    for entry in found:
+        if _DIGEST.match(entry):
+            entries.add(entry)
+            continue
+        ref = parse_image(entry)
+        entries.add(f"{ref.repository}@{ref.digest}" if ref.digest else entry)
+    return entries
+
+
+def is_verified(ref: ImageRef, trusted: set[str]) -> bool:
+    """A bare digest is trusted in any repository; `repository@digest` only in its own.
+
+    cosign keeps a signature in the image's repository: the same digest pushed
+    elsewhere was not verified there.
+    """
+    return ref.digest in trusted or f"{ref.repository}@{ref.digest}" in trusted
 
 
 def image_problems(image: Any, settings: Mapping[str, Any], production: bool) -> list[str]:
@@ -107,7 +124,7 @@ def image_problems(image: Any, settings: Mapping[str, Any], production: bool) ->
             trusted = verified_digests(settings)
         except DigestsFileError as error:
             return [*problems, str(error)]
-        if ref.digest not in trusted:
+        if not is_verified(ref, trusted):
             problems.append(f"image {image} has no verified signature for its digest")
     elif settings.get("requireSignedImages"):
         problems.append(f"image {image} cannot be matched to a verified signature without a digest")
@@ -128,7 +145,8 @@ IMAGE_SCHEMA: dict[str, dict[str, Any]] = {
         "type": "array",
         "items": {"type": "string"},
         "default": [],
-        "description": "Digests (or image@digest) whose signatures were verified.",
+        "description": "Digests whose signatures were verified (image@digest: in that "
+        "repository only).",
     },
     "verifiedDigestsFile": {
         "type": "string",

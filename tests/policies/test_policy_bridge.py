@@ -166,7 +166,8 @@ def test_the_readmes_relative_paths_are_the_callers_files_where_the_pack_runs(
     monkeypatch.chdir(ROOT / "policies")
     found = violations(supply_chain.vulnerability_thresholds, [], gate)
     assert len(found) == 1 and "1 CRITICAL vulnerabilities exceed max 0" in found[0]
-    assert verified_digests(document["image-tag-digest-signature"]) == {DIGEST}
+    listed = {f"ghcr.io/kgot-platform/controller@{DIGEST}"}
+    assert verified_digests(document["image-tag-digest-signature"]) == listed
 
 
 @pytest.mark.parametrize("option", ["--trivy-report", "--verified-digests"])

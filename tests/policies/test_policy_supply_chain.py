@@ -92,6 +92,12 @@ def test_signed_images_need_a_verified_digest(tmp_path: Path) -> None:
     assert (
         violations(sc.image_reference, body, {**config, "verifiedDigestsFile": str(listed)}) == []
     )
+    # Verified in one repository is not verified in another (cosign keeps a
+    # signature beside the image it signs).
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text(f"ghcr.io/kgot-platform/graph-store:1.0.0@{DIGEST}\n")
+    found = violations(sc.image_reference, body, {**config, "verifiedDigestsFile": str(elsewhere)})
+    assert any(f"image {PINNED} has no verified signature" in m for m in found)
     missing = {**config, "verifiedDigestsFile": str(tmp_path / "absent.txt")}
     assert any(
         "cannot read verifiedDigestsFile" in m

@@ -24,6 +24,7 @@ from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
 from components.settings import parse_settings
 from tests.signing_support import (
+    checked,
     command,
     dev_stack,
     own_registry,
@@ -131,11 +132,15 @@ def test_unsigned_foreign_and_retagged_images_are_refused_naming_each(
     sign(f"{registry}/kgot/retagged:1.0.0", env)
     after = push(registry, "kgot/retagged:1.0.0", "changed after signing", env, tmp_path)
     assert after != before
+    # The signed image copied, unsigned, into another repository: same digest.
+    copy = f"{registry}/kgot/copied:1.0.0"
+    checked(["crane", "copy", "--insecure", f"{registry}/kgot/good:1.0.0", copy], env)
     images = {
         "*": f"{registry}/kgot/good@{good}",
         "controller": f"{registry}/kgot/unsigned@{unsigned}",
         "graph_store": f"{registry}/kgot/foreign@{foreign}",
         "manager_agent": f"{registry}/kgot/retagged@{after}",
+        "web_agent": f"{registry}/kgot/copied@{good}",
     }
     stack = dev_stack(registry, images, monitoring)
     out = tmp_path / "verified.txt"
@@ -145,6 +150,7 @@ def test_unsigned_foreign_and_retagged_images_are_refused_naming_each(
         f"{registry}/kgot/unsigned:1.0.0@{unsigned}": "no signature in the registry (unsigned)",
         f"{registry}/kgot/foreign:1.0.0@{foreign}": "no signature by the trusted key",
         f"{registry}/kgot/retagged:1.0.0@{after}": "no signature in the registry (unsigned)",
+        f"{registry}/kgot/copied:1.0.0@{good}": "no signature in the registry (unsigned)",
     }
     for image, reason in reasons.items():
         assert f"NOT VERIFIED {image}: {reason}" in verified.log
@@ -154,7 +160,8 @@ def test_unsigned_foreign_and_retagged_images_are_refused_naming_each(
     refused = pack_violations(run_program, stack, out)
     for image in reasons:
         assert any(f"image {image} has no verified signature" in v for v in refused), refused
-    assert not any(good in v for v in refused), refused
+    good_image = f"{registry}/kgot/good:1.0.0@{good}"
+    assert not any(f"image {good_image} " in v for v in refused), refused
     # The file holds only what cosign accepts, asked of the registry directly.
     for line in verified.lines:
         assert cosign_accepts(line, env), line
