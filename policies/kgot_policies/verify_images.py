@@ -163,11 +163,9 @@ def _accepted(image: str, digest: str, stdout: str) -> Outcome:
 
 def write_verified(path: Path, outcomes: Sequence[Outcome]) -> None:
     """Replace the file at once, so a reader never sees a half-written list."""
-    lines = "".join(
-        f"{parse_image(o.image).repository}@{parse_image(o.image).digest}\n"
-        for o in outcomes
-        if o.verified
-    )
+    # repository@digest: the pack admits the digest in that repository only.
+    refs = [parse_image(o.image) for o in outcomes if o.verified]
+    lines = "".join(f"{ref.repository}@{ref.digest}\n" for ref in refs)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(
         "w", dir=path.parent, prefix=f".{path.name}.", delete=False, encoding="utf-8"
