@@ -45,15 +45,33 @@ class BlueGreenService(pulumi.ComponentResource):
         super().__init__("kgot:platform:BlueGreenService", name, None, opts)
         self._args = args
         svc = args.service
-        deployments = [self._deployment(name, color) for color in COLORS]
-        # The Services wait for ready pods of the colour they select; created
-        # after both Deployments so the first `up` does not race them.
-        after_deployments = pulumi.ResourceOptions(parent=self, depends_on=deployments)
-        active = self._service(name, svc.name, args.traffic.active_color, after_deployments)
+        deployments = {color: self._deployment(name, color) for color in COLORS}
+        # Routing skips the provider's await (SKIP_AWAIT says why); the guard it
+        # gave is this order instead. A Service depends on the Deployment of the
+        # colour it selects, and the provider awaits a created or updated
+        # Deployment until its rollout is complete and its Available condition
+        # is True; with maxUnavailable 0 that is every replica the stack asks
+        # for. So when an `up` changes a colour and routes to it, routing moves
+        # only after that colour is Available, and a failed Deployment await
+        # fails the `up` before routing changes. A colour scaled down outside
+        # Pulumi is not in the `up`'s diff and is not awaited: kgot-rollout
+        # reads the Deployments live before every step for that.
+        active_color = args.traffic.active_color
+        standby_color = args.traffic.standby_color
+        active = self._service(
+            name,
+            svc.name,
+            active_color,
+            pulumi.ResourceOptions(parent=self, depends_on=[deployments[active_color]]),
+        )
         preview = self._service(
-            name, f"{svc.name}-preview", args.traffic.standby_color, after_deployments
+            name,
+            f"{svc.name}-preview",
+            standby_color,
+            pulumi.ResourceOptions(parent=self, depends_on=[deployments[standby_color]]),
         )
         self._disruption_budget(name)
+        # The HTTPRoute and the Ingresses send traffic to both colours' Services.
         route_opts = pulumi.ResourceOptions(parent=self, depends_on=[active, preview])
         if args.traffic.routing == "gateway":
             self._http_route(name, route_opts)
@@ -198,14 +216,9 @@ class BlueGreenService(pulumi.ComponentResource):
         self, name: str, service_name: str, color: Color, opts: pulumi.ResourceOptions
     ) -> k8s.core.v1.Service:
         svc = self._args.service
-        traffic = self._args.traffic
-        annotations: dict[str, str] = {}
-        # A standby at zero replicas has no ready pod for the await to find.
-        if color == traffic.standby_color and traffic.standby_replicas == 0:
-            annotations.update(SKIP_AWAIT)
         return k8s.core.v1.Service(
             f"{name}-service-{service_name}",
-            metadata=self._meta(service_name, annotations),
+            metadata=self._meta(service_name, SKIP_AWAIT),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="ClusterIP",
                 selector=service_selector(svc, color),

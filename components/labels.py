@@ -29,7 +29,16 @@ TIER_SERVICE = "service"
 TIER_MONITORING = "monitoring"
 METRICS_PATH_ANNOTATION = "kgot.io/metrics-path"
 # pulumi-kubernetes would wait forever for an address no controller assigns
-# (Ingress, Gateway API) or for a ready pod behind a Service with none.
+# (Ingress, Gateway API) or for a ready pod behind a Service with none; and
+# every routing resource carries it: the provider's Service await waits 10 s
+# after each change of the Service's endpoints (`settled` in
+# provider/pkg/await/service.go), which made a flip of five services 24 s.
+# skipAwait, not `pulumi.com/waitFor` with a condition true at once: waitFor
+# still opens a watch per resource and its condition would only restate "it
+# exists", which the API server's answer to the apply already says. What the
+# await guarded (traffic reaches ready pods) is checked before routing moves:
+# each routing resource depends on the Deployments of the colour it sends
+# traffic to (components/bluegreen.py), and kgot-rollout reads them live.
 SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 
 PROMETHEUS = "prometheus"

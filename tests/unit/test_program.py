@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pytest
 from bad_stack_config import BAD_CONFIG, Mutation
+from dependency_recorder import record_dependencies
 from mocked_program import Program, ProgramRunner, Recorded
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
@@ -247,20 +248,43 @@ def test_baseline(run_program: ProgramRunner) -> None:
         assert pdb.inputs["spec"]["maxUnavailable"] == 1
 
 
-def test_standby_at_zero_replicas_skips_the_preview_await(run_program: ProgramRunner) -> None:
-    program = run_program("staging", {"standbyReplicas": 0})
-    for name in SERVICES:
-        assert program.one("Deployment", f"{name}-green").inputs["spec"]["replicas"] == 0
-        preview = program.one("Service", f"{name}-preview").inputs["metadata"]
-        assert preview["annotations"] == {"pulumi.com/skipAwait": "true"}
-        assert not program.one("Service", name).inputs["metadata"].get("annotations")
+@pytest.mark.parametrize("routing", ["gateway", "ingress", "selector"])
+def test_every_routing_resource_skips_the_await_and_no_deployment_does(
+    run_program: ProgramRunner, routing: str
+) -> None:
+    program = run_program("staging", {"trafficRouting": routing, "standbyReplicas": 0})
+    routing_kinds = {t.rsplit(":", 1)[-1] for t in ROUTING_TYPES}
+    # The KGoT services' routing (monitoring Services route no colour).
+    routes = [
+        r
+        for r in program.kubernetes()
+        if r.kind in routing_kinds
+        and (r.inputs["metadata"].get("labels") or {}).get("app.kubernetes.io/name") in SERVICES
+    ]
+    assert {f"{name}-preview" for name in SERVICES} <= {r.k8s_name for r in routes}
+    for resource in routes:
+        annotations = resource.inputs["metadata"].get("annotations") or {}
+        assert annotations.get("pulumi.com/skipAwait") == "true", resource.k8s_name
+    for deployment in program.of_kind("Deployment"):
+        annotations = deployment.inputs["metadata"].get("annotations") or {}
+        assert "pulumi.com/skipAwait" not in annotations, deployment.k8s_name
 
 
-def test_default_standby_keeps_full_size_and_awaits(run_program: ProgramRunner) -> None:
-    program = run_program("staging")
+@pytest.mark.parametrize("active", ["blue", "green"])
+def test_each_service_waits_for_the_colour_it_selects(
+    run_program: ProgramRunner, monkeypatch: pytest.MonkeyPatch, active: str
+) -> None:
+    dependencies = record_dependencies(monkeypatch)
+    standby = "green" if active == "blue" else "blue"
+    run_program("staging", {"activeColor": active, "standbyWeight": 10})
     for name in SERVICES:
-        assert program.one("Deployment", f"{name}-green").inputs["spec"]["replicas"] == 2
-        assert not program.one("Service", f"{name}-preview").inputs["metadata"].get("annotations")
+        # Resource names: `<svc>-service-<k8s name>`, `<svc>-<colour>`.
+        assert f"{name}-{active}" in dependencies[f"{name}-service-{name}"]
+        assert f"{name}-{standby}" not in dependencies[f"{name}-service-{name}"]
+        assert f"{name}-{standby}" in dependencies[f"{name}-service-{name}-preview"]
+        assert {f"{name}-service-{name}", f"{name}-service-{name}-preview"} <= dependencies[
+            f"{name}-httproute"
+        ]
 
 
 def test_gateway_routing(run_program: ProgramRunner) -> None:
