@@ -15,6 +15,7 @@ from pulumi import automation as auto
 from pulumi.automation.events import EngineEvent, OpType, PolicyEvent
 
 from components.settings import PROJECT, Secret
+from kgot_rollout._cluster import DeploymentStatus, read_deployments
 from kgot_rollout._engine import (
     UNCHANGED_OPS,
     AppliedUpdate,
@@ -24,6 +25,7 @@ from kgot_rollout._engine import (
     op_type,
 )
 from kgot_rollout._exceptions import EngineError, RefusedError, StackLockedError
+from kgot_rollout._types import Colour
 
 # The project's CrossGuard pack; its package holds the policy-config bridge.
 POLICY_PACK = "policies"
@@ -257,6 +259,10 @@ class AutomationEngine:
             if str(r.get("type", "")).endswith(":Deployment")
             and str(r["urn"]).endswith(f"-{colour}")
         ]
+
+    def deployments(self, namespace: str, colour: Colour) -> Mapping[str, DeploymentStatus]:
+        # The provider's kubeconfig (KUBECONFIG); the stacks set no other.
+        return read_deployments(namespace, colour)
 
     def last_update(self) -> AppliedUpdate | None:
         try:

@@ -13,6 +13,8 @@ from typing import Protocol
 from pulumi.automation.events import OpType
 
 from components.labels import ROUTING_TYPES
+from kgot_rollout._cluster import DeploymentStatus
+from kgot_rollout._types import Colour
 
 # Ops that leave a resource as it is.
 UNCHANGED_OPS = frozenset({OpType.SAME, OpType.READ, OpType.REFRESH})
@@ -91,6 +93,10 @@ class Engine(Protocol):
         ...
 
     def last_update(self) -> AppliedUpdate | None: ...
+
+    def deployments(self, namespace: str, colour: Colour) -> Mapping[str, DeploymentStatus]:
+        """The colour's Deployments as the Kubernetes API server has them now, by name."""
+        ...
 
 
 def is_routing_type(resource_type: str) -> bool:

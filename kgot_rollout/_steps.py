@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from pulumi.automation.events import OpType
+
 from components.settings import PlatformSettings
 from kgot_rollout._clock import Clock
+from kgot_rollout._cluster import gaining_colours, not_serving
 from kgot_rollout._console import Console, bar
 from kgot_rollout._endings import Endings
-from kgot_rollout._engine import Engine, describe_steps, unsafe_changes
+from kgot_rollout._engine import Engine, PreviewReport, describe_steps, unsafe_changes
 from kgot_rollout._exceptions import RefusedError
 from kgot_rollout._hold import Hold
 from kgot_rollout._journal import Journal
@@ -43,8 +46,17 @@ class Steps:
     live_traffic: Callable[[], TrafficState]
     allow_non_routing: bool = False
 
-    def apply(self, before: TrafficState, after: TrafficState, *, rollout: str, why: str) -> None:
-        """Write the traffic config, preview it, refuse unsafe changes, then ``up``."""
+    def apply(
+        self,
+        settings: PlatformSettings,
+        before: TrafficState,
+        after: TrafficState,
+        *,
+        rollout: str,
+        why: str,
+    ) -> None:
+        """Write the traffic config, preview it, refuse unsafe changes or a colour
+        that is not Available, then ``up``."""
         self.engine.set_config(after.as_config())
         try:
             report = self.engine.preview()
@@ -61,6 +73,7 @@ class Steps:
                     f"{describe_steps(unsafe)}. Config restored to {before.describe()}; "
                     "nothing was applied. Use --allow-non-routing to apply it anyway."
                 )
+            self._refuse_unavailable(settings, before, after, report, rollout=rollout)
             self.journal.log(
                 f"applying {after.describe()}",
                 rollout=rollout,
@@ -71,6 +84,42 @@ class Steps:
             # Refused or locked: nothing was applied, so the config goes back too.
             self.engine.set_config(before.as_config())
             raise
+
+    def _refuse_unavailable(
+        self,
+        settings: PlatformSettings,
+        before: TrafficState,
+        after: TrafficState,
+        report: PreviewReport,
+        *,
+        rollout: str,
+    ) -> None:
+        """RefusedError naming the Deployments of a colour gaining traffic that are not
+        Available at the size ``after`` asks for (routing skips the provider's await)."""
+        # A Deployment this `up` changes (a standby scaled to full size) is awaited
+        # by the provider before the routing that depends on it moves.
+        updating = {
+            step.name
+            for step in report.changes
+            if step.type == "kubernetes:apps/v1:Deployment" and step.op is OpType.UPDATE
+        }
+        for colour in gaining_colours(before, after):
+            live = self.engine.deployments(settings.namespace, colour)
+            missing = not_serving(settings, after, colour, live, updating)
+            if not missing:
+                continue
+            self.journal.log(
+                f"refused: {colour} is not Available",
+                level="ERROR",
+                rollout=rollout,
+                deployments=", ".join(missing),
+            )
+            raise RefusedError(
+                f"{after.describe()} would send traffic to {colour}, whose Deployments are not "
+                f"Available at the size stack {settings.stack} asks for: {', '.join(missing)}. "
+                f"Config restored to {before.describe()}; nothing was applied. Allowed: a "
+                f"colour whose Deployments are Available (wait for its pods or `pulumi up`)."
+            )
 
     def applied(self, state: TrafficState) -> bool:
         """Whether the last update applied ``state`` (it may not have, if interrupted)."""
@@ -112,7 +161,9 @@ class Steps:
                     )
                     return Outcome(ExitCode.HELD, message, rollout_id)
             if after != current or not self.applied(after):
-                self.apply(current, after, rollout=rollout_id, why=f"{kind} {target} {weight}%")
+                self.apply(
+                    settings, current, after, rollout=rollout_id, why=f"{kind} {target} {weight}%"
+                )
             current = after
             self.journal.record(rollout_id, kind, Event.STEP_APPLIED, weight=weight, colour=target)
             self.console.line(f"{label} {bar(weight)} {target} {weight}% applied")

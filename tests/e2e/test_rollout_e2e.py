@@ -20,8 +20,9 @@ import pytest
 import yaml
 
 from kgot_rollout._automation import AutomationEngine
+from kgot_rollout._cluster import DeploymentStatus
 from kgot_rollout._engine import AppliedUpdate, PreviewReport
-from kgot_rollout._types import ExitCode
+from kgot_rollout._types import Colour, ExitCode
 from kgot_rollout.cli import Dependencies, run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rollout"))
@@ -87,6 +88,9 @@ class RoutedEngine:
 
     def last_update(self) -> AppliedUpdate | None:
         return self._engine.last_update()
+
+    def deployments(self, namespace: str, colour: Colour) -> Mapping[str, DeploymentStatus]:
+        return self._engine.deployments(namespace, colour)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from pulumi.automation.events import OpType
 
-from components.settings import Secret
+from components.settings import Secret, parse_settings
+from kgot_rollout._cluster import DeploymentStatus
 from kgot_rollout._engine import AppliedUpdate, PreviewReport, ResourceStep
 from kgot_rollout._exceptions import StackLockedError
 from kgot_rollout._queries import QuerySet
@@ -63,6 +64,8 @@ class FakeEngine:
     applied: dict[str, str] = field(default_factory=dict)
     # Values set with --secret: the Automation API marks them, so they arrive as Secret.
     secure: dict[str, Secret] = field(default_factory=dict)
+    # Live Deployments by name that differ from "Available at full size" (None: absent).
+    live: dict[str, DeploymentStatus | None] = field(default_factory=dict)
 
     @classmethod
     def for_config(cls, raw: Mapping[str, object], **kwargs: object) -> FakeEngine:
@@ -137,6 +140,18 @@ class FakeEngine:
         kind = "kubernetes:apps/v1:Deployment"
         return [self.urn(kind, f"{s}-{colour}") for s in SERVICES]
 
+    def deployments(self, namespace: str, colour: str) -> dict[str, DeploymentStatus]:
+        self.calls.append(("deployments", colour))
+        settings = parse_settings(self.get_config(), self.stack)
+        found: dict[str, DeploymentStatus] = {}
+        for service in settings.services:
+            name = f"{service.name}-{colour}"
+            full = available(name, service.replicas)
+            status = self.live.get(name, full)
+            if status is not None:
+                found[name] = status
+        return found
+
     def last_update(self) -> AppliedUpdate | None:
         return AppliedUpdate(result="succeeded", config=dict(self.applied), version=1)
 
@@ -151,6 +166,18 @@ class FakeEngine:
     @property
     def applied_traffic(self) -> tuple[str, int]:
         return self.applied["activeColor"], int(self.applied["standbyWeight"])
+
+
+def available(name: str, replicas: int) -> DeploymentStatus:
+    """A Deployment whose rollout is complete at ``replicas``."""
+    return DeploymentStatus(
+        name=name,
+        replicas=replicas,
+        available=replicas,
+        updated=replicas,
+        observed=True,
+        available_condition=True,
+    )
 
 
 class FakeClock:
