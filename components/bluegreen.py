@@ -9,6 +9,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.labels import (
+    CANARY_ANNOTATION,
+    CANARY_WEIGHT_ANNOTATION,
     METRICS_PATH_ANNOTATION,
     SERVICE_UID,
     SKIP_AWAIT,
@@ -293,8 +295,8 @@ class BlueGreenService(pulumi.ComponentResource):
                 f"{svc.name}-canary",
                 f"{svc.name}-preview",
                 {
-                    "nginx.ingress.kubernetes.io/canary": "true",
-                    "nginx.ingress.kubernetes.io/canary-weight": str(traffic.standby_weight),
+                    CANARY_ANNOTATION: "true",
+                    CANARY_WEIGHT_ANNOTATION: str(traffic.standby_weight),
                 },
             ),
         ):

@@ -28,6 +28,9 @@ TIER_LABEL = "kgot.io/tier"
 TIER_SERVICE = "service"
 TIER_MONITORING = "monitoring"
 METRICS_PATH_ANNOTATION = "kgot.io/metrics-path"
+# ingress-nginx's canary pair: the weight of a standby is an annotation.
+CANARY_ANNOTATION = "nginx.ingress.kubernetes.io/canary"
+CANARY_WEIGHT_ANNOTATION = "nginx.ingress.kubernetes.io/canary-weight"
 # pulumi-kubernetes would wait forever for an address no controller assigns
 # (Ingress, Gateway API) or for a ready pod behind a Service with none; and
 # every routing resource carries it: the provider's Service await waits 10 s

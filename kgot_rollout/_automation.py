@@ -15,7 +15,12 @@ from pulumi import automation as auto
 from pulumi.automation.events import EngineEvent, OpType, PolicyEvent
 
 from components.settings import PROJECT, Secret
-from kgot_rollout._cluster import DeploymentStatus, read_deployments
+from kgot_rollout._cluster import (
+    DeploymentStatus,
+    RoutingObject,
+    apply_as_owner,
+    read_deployments,
+)
 from kgot_rollout._engine import (
     UNCHANGED_OPS,
     AppliedUpdate,
@@ -263,6 +268,26 @@ class AutomationEngine:
     def deployments(self, namespace: str, colour: Colour) -> Mapping[str, DeploymentStatus]:
         # The provider's kubeconfig (KUBECONFIG); the stacks set no other.
         return read_deployments(namespace, colour)
+
+    def routing_objects(self) -> list[RoutingObject]:
+        objects: list[RoutingObject] = []
+        for resource in self._state_resources():
+            if not is_routing_type(str(resource.get("type", ""))):
+                continue
+            urn = str(resource["urn"])
+            inputs, outputs = resource.get("inputs"), resource.get("outputs")
+            # The provider keeps the manager it applied as with the outputs.
+            manager = outputs.get("__fieldManager") if isinstance(outputs, dict) else None
+            if not isinstance(inputs, dict) or not isinstance(manager, str):
+                raise EngineError(
+                    f"stack {self.stack}: {urn} has no applied manifest or field manager in "
+                    "its state (deployed without server-side apply?)"
+                )
+            objects.append(RoutingObject(urn, manager, inputs))
+        return objects
+
+    def apply_routing(self, objects: Sequence[RoutingObject]) -> None:
+        apply_as_owner(objects)
 
     def last_update(self) -> AppliedUpdate | None:
         try:

@@ -15,15 +15,24 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Any
 
-from components.labels import COLOR_LABEL, PART_OF
+from components.labels import (
+    CANARY_ANNOTATION,
+    CANARY_WEIGHT_ANNOTATION,
+    COLOR_LABEL,
+    PART_OF,
+)
 from components.settings import PlatformSettings
-from kgot_rollout._exceptions import RefusedError
+from kgot_rollout._exceptions import RefusedError, RolloutError
 from kgot_rollout._types import Colour, TrafficState
 
 # A list call answers in well under a second; a hung API server must not hold a step.
 KUBECTL_TIMEOUT_SECONDS = 20.0
+# kubectl processes applying routing at once (each is mostly client start-up).
+APPLY_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,10 @@ def read_deployments(namespace: str, colour: Colour) -> dict[str, DeploymentStat
     """The colour's Deployments in ``namespace``, by name, or RefusedError."""
     selector = f"{COLOR_LABEL}={colour},app.kubernetes.io/part-of={PART_OF}"
     command = ["kubectl", "get", "deployments", "-n", namespace, "-l", selector, "-o", "json"]
-    answer = _kubectl(command, f"read the Deployments of {colour} in namespace {namespace}")
+    try:
+        answer = _kubectl(command, f"read the Deployments of {colour} in namespace {namespace}")
+    except RolloutError as exc:
+        raise RefusedError(f"{exc}; nothing was applied") from exc
     try:
         items = json.loads(answer).get("items", [])
     except (json.JSONDecodeError, AttributeError) as exc:
@@ -105,7 +117,7 @@ def read_deployments(namespace: str, colour: Colour) -> dict[str, DeploymentStat
 
 
 def _kubectl(command: Sequence[str], what: str, stdin: str | None = None) -> str:
-    """kubectl's stdout, or RefusedError naming what could not be done and why."""
+    """kubectl's stdout, or RolloutError naming what could not be done and why."""
     try:
         done = subprocess.run(
             command,
@@ -116,14 +128,14 @@ def _kubectl(command: Sequence[str], what: str, stdin: str | None = None) -> str
             check=False,
         )
     except FileNotFoundError as exc:
-        raise RefusedError(f"could not {what}: kubectl is not on PATH") from exc
+        raise RolloutError(f"could not {what}: kubectl is not on PATH") from exc
     except subprocess.TimeoutExpired as exc:
-        raise RefusedError(
+        raise RolloutError(
             f"could not {what}: kubectl did not answer within {KUBECTL_TIMEOUT_SECONDS:g} s"
         ) from exc
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no error output"])[-1]
-        raise RefusedError(f"could not {what}: kubectl exited {done.returncode}: {last}")
+        raise RolloutError(f"could not {what}: kubectl exited {done.returncode}: {last}")
     return done.stdout
 
 
@@ -160,3 +172,74 @@ def not_serving(
         if shortfall is not None:
             missing.append(f"{name} ({shortfall})")
     return missing
+
+
+@dataclass(frozen=True)
+class RoutingObject:
+    """A routing resource as the stack's state has it: the manifest the provider
+    applied and the server-side apply field manager it applied it as."""
+
+    urn: str
+    field_manager: str
+    manifest: Mapping[str, object]
+
+
+def routed_to(manifest: Mapping[str, object], after: TrafficState) -> dict[str, Any] | None:
+    """``manifest`` with its selector or weights set to ``after``; None if unchanged
+    or not a colour's routing (the monitoring Services select no colour).
+
+    The names are the program's: Service ``<svc>`` selects the active colour and
+    ``<svc>-preview`` the standby; the HTTPRoute's backendRefs and the canary
+    Ingress carry the weights (components/bluegreen.py).
+    """
+    # A JSON manifest: a deep copy the caller's object is not touched through.
+    changed: dict[str, Any] = json.loads(json.dumps(manifest))
+    metadata = changed.get("metadata", {})
+    name = metadata.get("name")
+    service = (metadata.get("labels") or {}).get("app.kubernetes.io/name")
+    weights = {service: after.weight_of(after.active), f"{service}-preview": after.standby_weight}
+    kind = changed.get("kind")
+    if kind == "Service":
+        selector = (changed.get("spec") or {}).get("selector") or {}
+        if COLOR_LABEL not in selector:
+            return None
+        selector[COLOR_LABEL] = after.active if name == service else after.standby
+    elif kind == "HTTPRoute":
+        for rule in (changed.get("spec") or {}).get("rules") or []:
+            for ref in rule.get("backendRefs") or []:
+                if ref.get("name") in weights:
+                    ref["weight"] = weights[ref["name"]]
+    elif kind == "Ingress":
+        annotations = metadata.get("annotations") or {}
+        if annotations.get(CANARY_ANNOTATION) == "true":
+            annotations[CANARY_WEIGHT_ANNOTATION] = str(after.standby_weight)
+    return None if changed == manifest else changed
+
+
+def apply_as_owner(objects: Sequence[RoutingObject]) -> None:
+    """Server-side apply each manifest as the field manager that owns it, at once.
+
+    One kubectl per object: ``--field-manager`` is per call and the provider
+    names a manager per resource. Raises RolloutError naming every object that
+    failed (the others are applied).
+    """
+    if not objects:
+        return
+
+    def apply(obj: RoutingObject) -> str | None:
+        command = ["kubectl", "apply", "--server-side", "--field-manager", obj.field_manager]
+        name = f"{obj.manifest.get('kind')}/{_name(obj.manifest)}"
+        try:
+            _kubectl([*command, "-f", "-"], f"apply {name}", stdin=json.dumps(obj.manifest))
+        except RolloutError as exc:
+            return str(exc)
+        return None
+
+    with ThreadPoolExecutor(max_workers=min(len(objects), APPLY_WORKERS)) as pool:
+        failed = [error for error in pool.map(apply, objects) if error is not None]
+    if failed:
+        raise RolloutError(f"{len(failed)} of {len(objects)} routing objects: " + "; ".join(failed))
+
+
+def _name(manifest: Mapping[str, object]) -> str:
+    return str(_mapping(manifest.get("metadata")).get("name", "?"))

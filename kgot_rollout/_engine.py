@@ -13,7 +13,7 @@ from typing import Protocol
 from pulumi.automation.events import OpType
 
 from components.labels import ROUTING_TYPES
-from kgot_rollout._cluster import DeploymentStatus
+from kgot_rollout._cluster import DeploymentStatus, RoutingObject
 from kgot_rollout._types import Colour
 
 # Ops that leave a resource as it is.
@@ -96,6 +96,15 @@ class Engine(Protocol):
 
     def deployments(self, namespace: str, colour: Colour) -> Mapping[str, DeploymentStatus]:
         """The colour's Deployments as the Kubernetes API server has them now, by name."""
+        ...
+
+    def routing_objects(self) -> list[RoutingObject]:
+        """The routing resources in the stack's state: applied manifest and field manager."""
+        ...
+
+    def apply_routing(self, objects: Sequence[RoutingObject]) -> None:
+        """Server-side apply the manifests to the cluster as their field managers
+        (RolloutError naming the ones that failed)."""
         ...
 
 

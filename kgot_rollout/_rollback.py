@@ -1,5 +1,12 @@
 """Rollback: flip routing back with only the routing resources targeted.
 
+On a breach (and with ``rollback --fast``) routing is restored through the
+Kubernetes API before the update: the previous traffic state goes to the stack
+config, the routing objects are server-side applied as the field managers the
+provider applied them as (so the next update owns what it changes, no
+conflict), then the targeted update records it in the state. If that update
+fails, traffic stays restored and the state is behind until the next update.
+
 An automatic rollback waits for the stack lock a few times (another update may
 be finishing); a manual one never waits. After routing is restored, the failed
 colour may be scaled down to ``standbyReplicas`` (``--scale-failed``).
@@ -11,6 +18,7 @@ from dataclasses import dataclass
 
 from components.settings import PlatformSettings
 from kgot_rollout._clock import Clock
+from kgot_rollout._cluster import RoutingObject, routed_to
 from kgot_rollout._console import Console
 from kgot_rollout._engine import Engine
 from kgot_rollout._exceptions import RefusedError, RolloutError, StackLockedError
@@ -35,6 +43,8 @@ class Rollback:
     # After a rollback, scale the failed colour to standbyReplicas instead of
     # leaving it running at full size for inspection.
     scale_failed: bool = False
+    # Manual rollbacks take the fast path too (--fast); breaches always do.
+    fast: bool = False
 
     def run(
         self,
@@ -48,6 +58,8 @@ class Rollback:
     ) -> None:
         """Flip routing from ``before`` to ``after`` (recorded with its time in history)."""
         manual = trigger == MANUAL
+        # A breach always takes the fast path; a manual rollback with --fast.
+        fast = self.fast or not manual
         self.journal.log(
             f"Rollback triggered: {before.describe()} -> {after.describe()}: {reason}",
             level="WARNING" if manual else "ERROR",
@@ -56,19 +68,41 @@ class Rollback:
             trigger=trigger,
         )
         self.console.line(f"Rollback triggered ({trigger}): {reason}")
-        success = False
+        success = restored = False
+        reconciled: bool | None = None
         try:
-            targets = self._targets(settings, before, after, rollout_id)
+            objects = self._fast_plan(after, rollout_id) if fast else None
             self.engine.set_config(after.as_config())
+            if objects:
+                restored = self._restore(objects, rollout_id)
             try:
+                targets = self._targets(settings, before, after, rollout_id)
                 self._up_routing(
                     targets,
                     f"kgot-rollout rollback ({trigger}): {reason}",
                     retries=0 if manual else LOCK_RETRIES,
                 )
-            except StackLockedError:
-                self.engine.set_config(before.as_config())
-                raise
+                reconciled = True
+            except RolloutError as exc:
+                if not restored:
+                    # Refused or locked: nothing was applied, so the config goes back.
+                    if isinstance(exc, RefusedError):
+                        self.engine.set_config(before.as_config())
+                    raise
+                # Traffic is back in the API server and the config says so; only
+                # the state is behind, and the next `up` or rollback heals it.
+                reconciled = False
+                self.journal.log(
+                    f"state behind: routing is restored in the API server but the update "
+                    f"that records it failed: {exc}; the next `pulumi up` or "
+                    "`kgot-rollout rollback` reconciles it",
+                    level="ERROR",
+                    rollout=rollout_id,
+                    rollback=True,
+                )
+                self.console.line(
+                    "routing restored; the stack's state is behind (see `kgot-rollout status`)"
+                )
             success = True
         finally:
             self.journal.record(
@@ -79,6 +113,8 @@ class Rollback:
                 success=success,
                 to=after.active,
                 reason=reason,
+                fast=restored,
+                reconciled=reconciled,
             )
             self.journal.log(
                 f"rollback {'complete' if success else 'FAILED'}: traffic "
@@ -90,6 +126,57 @@ class Rollback:
             )
         if self.scale_failed:
             self._scale_failed(settings, other_colour(after.active), rollout_id)
+
+    def reconcile(
+        self, settings: PlatformSettings, state: TrafficState, rollout_id: str | None
+    ) -> None:
+        """The targeted update of routing the config already holds (after a fast
+        rollback whose update failed); RolloutError if it fails again."""
+        targets = self._targets(settings, state, state, rollout_id or "-")
+        self._up_routing(targets, f"kgot-rollout: reconcile {state.describe()}", retries=0)
+        self.journal.log(
+            f"state reconciled: {state.describe()}", rollout=rollout_id or "-", rollback=True
+        )
+
+    def _fast_plan(self, after: TrafficState, rollout_id: str) -> list[RoutingObject] | None:
+        """The routing objects as ``after`` routes them (None: fall back to the ``up``)."""
+        try:
+            objects = self.engine.routing_objects()
+        except RolloutError as exc:
+            self.journal.log(
+                f"fast path unavailable ({exc}); restoring through the targeted update",
+                level="WARNING",
+                rollout=rollout_id,
+                rollback=True,
+            )
+            return None
+        changed: list[RoutingObject] = []
+        for obj in objects:
+            manifest = routed_to(obj.manifest, after)
+            if manifest is not None:
+                changed.append(RoutingObject(obj.urn, obj.field_manager, manifest))
+        return changed
+
+    def _restore(self, objects: list[RoutingObject], rollout_id: str) -> bool:
+        """Apply ``objects`` through the Kubernetes API; False: the update must do it."""
+        started = self.clock.monotonic()
+        try:
+            self.engine.apply_routing(objects)
+        except RolloutError as exc:
+            self.journal.log(
+                f"fast path failed ({exc}); restoring through the targeted update",
+                level="WARNING",
+                rollout=rollout_id,
+                rollback=True,
+            )
+            return False
+        self.journal.log(
+            f"routing restored in the API server: {len(objects)} objects in "
+            f"{self.clock.monotonic() - started:.2f}s; reconciling the stack's state",
+            rollout=rollout_id,
+            rollback=True,
+        )
+        return True
 
     def _targets(
         self,

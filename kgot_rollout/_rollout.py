@@ -69,6 +69,8 @@ class Rollouts:
     # After a rollback, scale the failed colour to standbyReplicas instead of
     # leaving it running at full size for inspection.
     scale_failed: bool = False
+    # A manual rollback restores routing through the Kubernetes API first.
+    fast_rollback: bool = False
 
     def __post_init__(self) -> None:
         self.rollback_routing = Rollback(
@@ -78,6 +80,7 @@ class Rollouts:
             self.clock,
             lock_wait_seconds=max(self.policy.interval_seconds, 2.0),
             scale_failed=self.scale_failed,
+            fast=self.fast_rollback,
         )
         self.endings = Endings(
             self.journal,
@@ -268,6 +271,8 @@ class Rollouts:
                 and last.status == RolloutStatus.ROLLED_BACK
                 and last.latest("to") == state.active
             ):
+                if not self.steps.applied(state):
+                    return self._reconcile(settings, state, last.id)
                 return Outcome(
                     ExitCode.DONE,
                     f"already rolled back to {state.active} ({last.id}); "
@@ -275,6 +280,8 @@ class Rollouts:
                 )
             wanted = TrafficState(state.standby, 0)
         if wanted == state:
+            if not self.steps.applied(state):
+                return self._reconcile(settings, state, None)
             return Outcome(ExitCode.DONE, f"{state.describe()} already; nothing to roll back")
         rollout_id = new_rollout_id(RolloutKind.ROLLBACK, self.clock.now())
         self.journal.record(
@@ -297,6 +304,17 @@ class Rollouts:
             Notification.ROLLBACK,
         )
         return Outcome(ExitCode.DONE, message, rollout_id)
+
+    def _reconcile(
+        self, settings: PlatformSettings, state: TrafficState, rollout_id: str | None
+    ) -> Outcome:
+        """The update a fast rollback could not finish: the state records live routing."""
+        self.rollback_routing.reconcile(settings, state, rollout_id)
+        return Outcome(
+            ExitCode.DONE,
+            f"{state.describe()} already routed; the stack's state now records it",
+            rollout_id or "",
+        )
 
     # -- watch -----------------------------------------------------------------------
     def watch(self, window: float | None = None) -> Outcome:

@@ -36,7 +36,17 @@ def status_data(rollouts: Rollouts, journal: Journal) -> dict[str, object]:
         except SettingsError:  # an applied config the tool cannot read
             applied_state = {"result": applied.result, "version": applied.version}
     last = journal.last_rollout(kinds=tuple(RolloutKind))
+    # A fast rollback restored routing in the API server and its update failed:
+    # traffic is as the config says, only the stack's state is behind.
+    state_behind = (
+        not in_sync
+        and last is not None
+        and last.latest("fast") is True
+        and last.latest("reconciled") is False
+        and last.latest("to") == traffic.active
+    )
     return {
+        "stateBehind": state_behind,
         "stack": settings.stack,
         "environment": settings.environment,
         "activeColor": traffic.active,
@@ -86,6 +96,13 @@ def render_status(rollouts: Rollouts, journal: Journal, *, as_json: bool) -> str
         lines.append("applied:  never (no update has run on this stack)")
     elif data["inSync"]:
         lines.append(f"applied:  yes (update {applied.get('version')} succeeded)")
+    elif data["stateBehind"]:
+        lines.append(
+            "applied:  routing YES (restored through the Kubernetes API by a fast rollback); "
+            f"the stack's state is BEHIND: it records activeColor={applied.get('activeColor')} "
+            f"standbyWeight={applied.get('standbyWeight')}. Run `rollback` or `pulumi up` "
+            "to reconcile it."
+        )
     else:
         lines.append(
             f"applied:  NO: the last update ({applied.get('result')}) applied "

@@ -190,6 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = command("rollback", "flip routing back now (routing resources only)")
     rollback.add_argument("--to", help="colour to roll back to (default: the previous one)")
     rollback.add_argument("--reason", default="manual rollback", help="recorded in history")
+    rollback.add_argument(
+        "--fast",
+        action="store_true",
+        help="restore routing through the Kubernetes API first (server-side apply as the "
+        "provider's field manager), then reconcile the stack with the targeted update; "
+        "a breach always does",
+    )
 
     watch = command("watch", "monitor the active colour after a release; roll back on breach")
     watch.add_argument(
@@ -418,6 +425,7 @@ def _rollouts(
         after_rollout=after_rollout,
         notifier_factory=notifier_for,
         scale_failed=args.scale_failed,
+        fast_rollback=getattr(args, "fast", False),
     )
 
 

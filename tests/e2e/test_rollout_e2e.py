@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from kgot_rollout._automation import AutomationEngine
-from kgot_rollout._cluster import DeploymentStatus
+from kgot_rollout._cluster import DeploymentStatus, RoutingObject
 from kgot_rollout._engine import AppliedUpdate, PreviewReport
 from kgot_rollout._types import Colour, ExitCode
 from kgot_rollout.cli import Dependencies, run
@@ -75,6 +75,17 @@ class RoutedEngine:
     def up(self, *, message: str, target: Sequence[str] | None = None) -> None:
         self._engine.up(message=message, target=target)
         self.ups.append(list(target or []))
+        self._route_as_configured()
+
+    def routing_objects(self) -> list[RoutingObject]:
+        return self._engine.routing_objects()
+
+    def apply_routing(self, objects: Sequence[RoutingObject]) -> None:
+        # A fast rollback writes the config first, then applies routing.
+        self._engine.apply_routing(objects)
+        self._route_as_configured()
+
+    def _route_as_configured(self) -> None:
         config = self._engine.get_config()
         active, weight = config["activeColor"], int(str(config["standbyWeight"]))
         for colour, service in self._colours.items():

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pulumi.automation.events import OpType
 
 from components.settings import Secret, parse_settings
-from kgot_rollout._cluster import DeploymentStatus
+from kgot_rollout._cluster import DeploymentStatus, RoutingObject
 from kgot_rollout._engine import AppliedUpdate, PreviewReport, ResourceStep
 from kgot_rollout._exceptions import StackLockedError
 from kgot_rollout._queries import QuerySet
@@ -66,12 +66,16 @@ class FakeEngine:
     secure: dict[str, Secret] = field(default_factory=dict)
     # Live Deployments by name that differ from "Available at full size" (None: absent).
     live: dict[str, DeploymentStatus | None] = field(default_factory=dict)
+    # Routing as the API server has it, by `<kind>/<name>` (an `up` or apply_routing sets it).
+    routing: dict[str, dict[str, object]] = field(default_factory=dict)
+    fail_apply: bool = False
 
     @classmethod
     def for_config(cls, raw: Mapping[str, object], **kwargs: object) -> FakeEngine:
         config = {k: _as_text(v) for k, v in raw.items()}
         engine = cls(config=config, **kwargs)  # type: ignore[arg-type]
         engine.applied = dict(config)
+        engine.routing = {_name(o.manifest): dict(o.manifest) for o in engine.routing_objects()}
         return engine
 
     def get_config(self) -> dict[str, object]:
@@ -127,6 +131,7 @@ class FakeEngine:
 
             raise EngineError("update failed: provider error")
         self.applied = dict(self.config)
+        self.routing = {_name(o.manifest): dict(o.manifest) for o in self.routing_objects()}
         if self.on_up is not None:
             self.on_up(self.applied)
 
@@ -152,6 +157,49 @@ class FakeEngine:
                 found[name] = status
         return found
 
+    def routing_objects(self) -> list[RoutingObject]:
+        """The routing the last update applied: two Services and an HTTPRoute a service."""
+        active, weight = self.applied["activeColor"], int(self.applied["standbyWeight"])
+        standby = "green" if active == "blue" else "blue"
+        objects: list[RoutingObject] = []
+        for svc in SERVICES:
+            labels = {"app.kubernetes.io/name": svc}
+            for name, colour in ((svc, active), (f"{svc}-preview", standby)):
+                service = {
+                    "kind": "Service",
+                    "metadata": {"name": name, "labels": labels},
+                    "spec": {"selector": {**labels, "kgot.io/color": colour}},
+                }
+                urn = self.urn("kubernetes:core/v1:Service", name)
+                objects.append(RoutingObject(urn, f"pulumi-kubernetes-{name}", service))
+            refs = [
+                {"name": svc, "weight": 100 - weight},
+                {"name": f"{svc}-preview", "weight": weight},
+            ]
+            route = {
+                "kind": "HTTPRoute",
+                "metadata": {"name": svc, "labels": labels},
+                "spec": {"rules": [{"backendRefs": refs}]},
+            }
+            urn = self.urn("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", svc)
+            objects.append(RoutingObject(urn, f"pulumi-kubernetes-route-{svc}", route))
+        return objects
+
+    def apply_routing(self, objects: Sequence[RoutingObject]) -> None:
+        self.calls.append(("apply_routing", [_name(o.manifest) for o in objects]))
+        if self.fail_apply:
+            from kgot_rollout._exceptions import RolloutError
+
+            raise RolloutError("could not apply Service/controller: kubectl exited 1: refused")
+        for obj in objects:
+            self.routing[_name(obj.manifest)] = dict(obj.manifest)
+
+    def selector_colour(self, name: str) -> object:
+        """The colour Service ``name`` selects in the API server."""
+        spec = self.routing[f"Service/{name}"]["spec"]
+        assert isinstance(spec, dict)
+        return spec["selector"]["kgot.io/color"]
+
     def last_update(self) -> AppliedUpdate | None:
         return AppliedUpdate(result="succeeded", config=dict(self.applied), version=1)
 
@@ -166,6 +214,13 @@ class FakeEngine:
     @property
     def applied_traffic(self) -> tuple[str, int]:
         return self.applied["activeColor"], int(self.applied["standbyWeight"])
+
+
+def _name(manifest: Mapping[str, object]) -> str:
+    """``<kind>/<name>``: a service's HTTPRoute and Service share its name."""
+    metadata = manifest["metadata"]
+    assert isinstance(metadata, dict)
+    return f"{manifest['kind']}/{metadata['name']}"
 
 
 def available(name: str, replicas: int) -> DeploymentStatus:

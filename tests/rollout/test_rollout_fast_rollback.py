@@ -1,0 +1,169 @@
+"""The fast rollback: routing restored through the Kubernetes API, then the state.
+
+On a breach (and with ``rollback --fast``) the previous traffic state goes to
+the config, the routing objects are applied as their field managers, then the
+targeted update runs; when it fails, traffic stays restored and ``status`` says
+the state is behind until ``rollback`` or an ``up`` reconciles it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rollout_fakes import FakeEngine, dev_config, healthy
+from rollout_harness import Harness, make_harness
+
+from kgot_rollout._cluster import routed_to
+from kgot_rollout._types import ExitCode, TrafficState
+
+pytestmark = pytest.mark.rollout
+
+SERVICES = ("controller", "graph-store")
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Harness:
+    return make_harness(tmp_path)
+
+
+def events(h: Harness, name: str) -> list[dict[str, object]]:
+    return [e for e in h.history() if e["event"] == name]
+
+
+def breach_green_at_second_step(h: Harness) -> None:
+    healthy(h.metrics, "blue", "green")
+    breach_at = h.clock.now() + 30.0
+    h.metrics.set("error_rate", "green", lambda t: 0.30 if t >= breach_at else 0.01)
+
+
+def route_weights(h: Harness, service: str) -> dict[object, object]:
+    spec = h.engine.routing[f"HTTPRoute/{service}"]["spec"]
+    assert isinstance(spec, dict)
+    return {ref["name"]: ref["weight"] for ref in spec["rules"][0]["backendRefs"]}
+
+
+def test_a_breach_restores_routing_through_the_api_before_the_update(harness: Harness) -> None:
+    breach_green_at_second_step(harness)
+    order: list[str] = []
+    harness.engine.on_up = lambda applied: order.append("up")
+    code = harness.run("shift", "--to", "green", "--steps", "25,50,100", "--hold", "20")
+    assert code == ExitCode.ROLLED_BACK, harness.stderr
+    calls = [name for name, _ in harness.engine.calls]
+    applied_at = calls.index("apply_routing")
+    # Config written first, then the API, then the targeted update.
+    assert calls[applied_at - 1] == "set_config"
+    assert calls[applied_at + 1 :].count("up") == 1
+    # The Services selected blue all along; only the routes' weights move back.
+    changed = next(c[1] for c in harness.engine.calls if c[0] == "apply_routing")
+    assert changed == [f"HTTPRoute/{svc}" for svc in SERVICES]
+    for svc in SERVICES:
+        assert route_weights(harness, svc) == {svc: 100, f"{svc}-preview": 0}
+        assert harness.engine.selector_colour(svc) == "blue"
+    assert harness.engine.applied_traffic == ("blue", 0)
+    rolled = events(harness, "rolled-back")[0]
+    assert (rolled["fast"], rolled["reconciled"], rolled["success"]) == (True, True, True)
+    assert "routing restored in the API server: 2 objects" in harness.log("rollback.log")
+    assert harness.run("status", "--json") == 0
+    data = json.loads(harness.stdout)
+    assert (data["inSync"], data["stateBehind"]) == (True, False)
+
+
+def test_a_failed_reconcile_leaves_traffic_restored_and_status_tells_the_truth(
+    harness: Harness,
+) -> None:
+    breach_green_at_second_step(harness)
+
+    def fail_after_the_second_step(applied: Mapping[str, str]) -> None:
+        # The breach comes during the second step's hold; its rollback's update fails.
+        harness.engine.fail_up = len(harness.engine.ups()) >= 2
+
+    harness.engine.on_up = fail_after_the_second_step
+    code = harness.run("shift", "--to", "green", "--steps", "25,50,100", "--hold", "20")
+    assert code == ExitCode.ROLLED_BACK, harness.stderr
+    # The API server routes everything to blue; the state still records 50 %.
+    for svc in SERVICES:
+        assert route_weights(harness, svc) == {svc: 100, f"{svc}-preview": 0}
+    assert harness.engine.traffic == ("blue", 0)
+    assert harness.engine.applied_traffic == ("blue", 50)
+    rolled = events(harness, "rolled-back")[0]
+    assert (rolled["fast"], rolled["reconciled"], rolled["success"]) == (True, False, True)
+    assert "state behind" in harness.log("rollback.log")
+    assert harness.run("status") == 0
+    assert "the stack's state is BEHIND" in harness.stdout
+    assert "standbyWeight=50" in harness.stdout
+    # The next rollback heals it: one targeted update, no second flip.
+    harness.engine.fail_up = False
+    harness.engine.on_up = None
+    assert harness.run("rollback") == ExitCode.DONE, harness.stderr
+    assert "state now records it" in harness.stdout
+    assert harness.engine.applied_traffic == ("blue", 0)
+    assert harness.engine.ups()[-1]["target"] == harness.engine.routing_urns()
+    assert harness.run("status", "--json") == 0
+    data = json.loads(harness.stdout)
+    assert (data["inSync"], data["stateBehind"]) == (True, False)
+
+
+def test_when_the_api_refuses_the_update_restores_routing(harness: Harness) -> None:
+    breach_green_at_second_step(harness)
+    harness.engine.fail_apply = True
+    code = harness.run("shift", "--to", "green", "--steps", "25,50,100", "--hold", "20")
+    assert code == ExitCode.ROLLED_BACK, harness.stderr
+    assert "fast path failed" in harness.log("rollback.log")
+    assert harness.engine.applied_traffic == ("blue", 0)
+    for svc in SERVICES:
+        assert route_weights(harness, svc) == {svc: 100, f"{svc}-preview": 0}
+    rolled = events(harness, "rolled-back")[0]
+    assert (rolled["fast"], rolled["reconciled"]) == (False, True)
+
+
+def test_a_manual_rollback_takes_the_fast_path_only_with_fast(tmp_path: Path) -> None:
+    for flag, expected in (((), False), (("--fast",), True)):
+        (tmp_path / str(expected)).mkdir()
+        harness = make_harness(tmp_path / str(expected))
+        harness.engine = FakeEngine.for_config(dev_config(activeColor="green"))
+        assert harness.run("rollback", "--to", "blue", *flag) == ExitCode.DONE, harness.stderr
+        assert any(c[0] == "apply_routing" for c in harness.engine.calls) is expected
+        assert harness.engine.selector_colour("controller") == "blue"
+        assert harness.engine.selector_colour("controller-preview") == "green"
+        assert harness.engine.applied_traffic == ("blue", 0)
+
+
+def test_routed_to_changes_only_colour_routing() -> None:
+    labels = {"app.kubernetes.io/name": "controller"}
+    back = TrafficState("blue", 0)
+    service: dict[str, Any] = {
+        "kind": "Service",
+        "metadata": {"name": "controller-preview", "labels": labels},
+        "spec": {"selector": {**labels, "kgot.io/color": "blue"}, "type": "ClusterIP"},
+    }
+    routed = routed_to(service, back)
+    assert routed is not None
+    assert routed["spec"] == {"selector": {**labels, "kgot.io/color": "green"}, "type": "ClusterIP"}
+    assert service["spec"]["selector"]["kgot.io/color"] == "blue", "input left as it was"
+    assert routed_to(routed, back) is None
+    prometheus = {
+        "kind": "Service",
+        "metadata": {"name": "prometheus", "labels": {"app.kubernetes.io/name": "prometheus"}},
+        "spec": {"selector": {"app.kubernetes.io/name": "prometheus"}},
+    }
+    assert routed_to(prometheus, back) is None
+    canary = {
+        "kind": "Ingress",
+        "metadata": {
+            "name": "controller-canary",
+            "labels": labels,
+            "annotations": {
+                "nginx.ingress.kubernetes.io/canary": "true",
+                "nginx.ingress.kubernetes.io/canary-weight": "30",
+            },
+        },
+    }
+    routed = routed_to(canary, back)
+    assert routed is not None
+    assert routed["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] == "0"
+    main = {"kind": "Ingress", "metadata": {"name": "controller", "labels": labels}}
+    assert routed_to(main, back) is None
