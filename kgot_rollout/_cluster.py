@@ -12,8 +12,14 @@ no client library to keep in step with the cluster.
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
+import socket
 import subprocess
+import tempfile
+import time
+import urllib.parse
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -31,8 +37,10 @@ from kgot_rollout._types import Colour, TrafficState
 
 # A list call answers in well under a second; a hung API server must not hold a step.
 KUBECTL_TIMEOUT_SECONDS = 20.0
-# kubectl processes applying routing at once (each is mostly client start-up).
-APPLY_WORKERS = 8
+# Server-side applies in flight at once through the proxy.
+APPLY_WORKERS = 16
+# The routing kinds (components.labels.ROUTING_TYPES) and their API resource names.
+ROUTING_PLURALS = {"Service": "services", "HTTPRoute": "httproutes", "Ingress": "ingresses"}
 
 
 @dataclass(frozen=True)
@@ -116,12 +124,11 @@ def read_deployments(namespace: str, colour: Colour) -> dict[str, DeploymentStat
     return {status.name: status for status in statuses}
 
 
-def _kubectl(command: Sequence[str], what: str, stdin: str | None = None) -> str:
+def _kubectl(command: Sequence[str], what: str) -> str:
     """kubectl's stdout, or RolloutError naming what could not be done and why."""
     try:
         done = subprocess.run(
             command,
-            input=stdin,
             capture_output=True,
             text=True,
             timeout=KUBECTL_TIMEOUT_SECONDS,
@@ -219,26 +226,104 @@ def routed_to(manifest: Mapping[str, object], after: TrafficState) -> dict[str, 
 def apply_as_owner(objects: Sequence[RoutingObject]) -> None:
     """Server-side apply each manifest as the field manager that owns it, at once.
 
-    One kubectl per object: ``--field-manager`` is per call and the provider
-    names a manager per resource. Raises RolloutError naming every object that
-    failed (the others are applied).
+    The provider names a manager per resource and kubectl takes one per call,
+    so one kubectl per object would spend most of its time starting kubectl
+    (about 0.1 s of CPU each; 200 objects for 100 services). Instead one
+    ``kubectl proxy`` on a private Unix socket carries the credentials (any
+    kubeconfig kubectl understands) and every object is one PATCH through it.
+    Raises RolloutError naming every object that failed (the others are applied).
     """
     if not objects:
         return
-
-    def apply(obj: RoutingObject) -> str | None:
-        command = ["kubectl", "apply", "--server-side", "--field-manager", obj.field_manager]
-        name = f"{obj.manifest.get('kind')}/{_name(obj.manifest)}"
+    with tempfile.TemporaryDirectory(prefix="kgot-rollout-") as directory:
+        socket_path = os.path.join(directory, "api.sock")
+        proxy = subprocess.Popen(
+            ["kubectl", "proxy", "--unix-socket", socket_path],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
-            _kubectl([*command, "-f", "-"], f"apply {name}", stdin=json.dumps(obj.manifest))
-        except RolloutError as exc:
-            return str(exc)
-        return None
-
-    with ThreadPoolExecutor(max_workers=min(len(objects), APPLY_WORKERS)) as pool:
-        failed = [error for error in pool.map(apply, objects) if error is not None]
+            _wait_for_socket(proxy, socket_path)
+            with ThreadPoolExecutor(max_workers=min(len(objects), APPLY_WORKERS)) as pool:
+                answers = pool.map(lambda obj: _apply_patch(socket_path, obj), objects)
+                failed = [error for error in answers if error is not None]
+        finally:
+            proxy.terminate()
+            proxy.wait(timeout=KUBECTL_TIMEOUT_SECONDS)
     if failed:
         raise RolloutError(f"{len(failed)} of {len(objects)} routing objects: " + "; ".join(failed))
+
+
+def _wait_for_socket(proxy: subprocess.Popen[str], socket_path: str) -> None:
+    deadline = time.monotonic() + KUBECTL_TIMEOUT_SECONDS
+    while not os.path.exists(socket_path):
+        if proxy.poll() is not None:
+            error = (proxy.stderr.read() if proxy.stderr else "").strip().splitlines()
+            raise RolloutError(
+                f"kubectl proxy exited {proxy.returncode}: {error[-1] if error else 'no output'}"
+            )
+        if time.monotonic() > deadline:
+            raise RolloutError(f"kubectl proxy did not start within {KUBECTL_TIMEOUT_SECONDS:g} s")
+        time.sleep(0.005)
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP to ``kubectl proxy`` on its Unix socket (the proxy accepts Host localhost)."""
+
+    def __init__(self, socket_path: str) -> None:
+        super().__init__("localhost", timeout=KUBECTL_TIMEOUT_SECONDS)
+        self._socket_path = socket_path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._socket_path)
+        self.sock = sock
+
+
+def resource_path(manifest: Mapping[str, object]) -> str:
+    """``/api/v1/namespaces/<ns>/services/<name>`` and the like, or RolloutError."""
+    kind = str(manifest.get("kind"))
+    plural = ROUTING_PLURALS.get(kind)
+    if plural is None:
+        raise RolloutError(f"{kind}: not a routing kind; allowed: {', '.join(ROUTING_PLURALS)}")
+    api_version = str(manifest.get("apiVersion", "v1"))
+    prefix = "/api" if "/" not in api_version else "/apis"
+    metadata = _mapping(manifest.get("metadata"))
+    namespace, name = metadata.get("namespace"), metadata.get("name")
+    return f"{prefix}/{api_version}/namespaces/{namespace}/{plural}/{name}"
+
+
+def _apply_patch(socket_path: str, obj: RoutingObject) -> str | None:
+    """Server-side apply one object; None, or why it failed."""
+    name = f"{obj.manifest.get('kind')}/{_name(obj.manifest)}"
+    try:
+        path = resource_path(obj.manifest)
+    except RolloutError as exc:
+        return str(exc)
+    query = urllib.parse.urlencode({"fieldManager": obj.field_manager})
+    connection = _UnixConnection(socket_path)
+    try:
+        connection.request(
+            "PATCH",
+            f"{path}?{query}",
+            body=json.dumps(obj.manifest),
+            headers={"Content-Type": "application/apply-patch+yaml"},
+        )
+        response = connection.getresponse()
+        body = response.read().decode(errors="replace")
+    except OSError as exc:
+        return f"{name}: {exc}"
+    finally:
+        connection.close()
+    if response.status >= 300:
+        try:
+            message = str(json.loads(body).get("message", body))
+        except (json.JSONDecodeError, AttributeError):
+            message = body
+        return f"{name}: HTTP {response.status}: {message[:300]}"
+    return None
 
 
 def _name(manifest: Mapping[str, object]) -> str:

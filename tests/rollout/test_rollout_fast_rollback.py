@@ -17,7 +17,8 @@ import pytest
 from rollout_fakes import FakeEngine, dev_config, healthy
 from rollout_harness import Harness, make_harness
 
-from kgot_rollout._cluster import routed_to
+from kgot_rollout._cluster import resource_path, routed_to
+from kgot_rollout._exceptions import RolloutError
 from kgot_rollout._types import ExitCode, TrafficState
 
 pytestmark = pytest.mark.rollout
@@ -167,3 +168,16 @@ def test_routed_to_changes_only_colour_routing() -> None:
     assert routed["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] == "0"
     main = {"kind": "Ingress", "metadata": {"name": "controller", "labels": labels}}
     assert routed_to(main, back) is None
+
+
+def test_routing_objects_are_patched_at_their_api_paths() -> None:
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "n"}}
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "a", "namespace": "n"},
+    }
+    assert resource_path(service) == "/api/v1/namespaces/n/services/a"
+    assert resource_path(route) == "/apis/gateway.networking.k8s.io/v1/namespaces/n/httproutes/a"
+    with pytest.raises(RolloutError, match="Deployment: not a routing kind"):
+        resource_path({**service, "kind": "Deployment"})
