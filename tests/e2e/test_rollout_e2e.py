@@ -22,6 +22,7 @@ import yaml
 from kgot_rollout._automation import AutomationEngine
 from kgot_rollout._cluster import DeploymentStatus, RoutingObject
 from kgot_rollout._engine import AppliedUpdate, PreviewReport
+from kgot_rollout._exceptions import EngineError
 from kgot_rollout._types import Colour, ExitCode
 from kgot_rollout.cli import Dependencies, run
 
@@ -58,6 +59,8 @@ class RoutedEngine:
         self._engine = engine
         self._colours = colours
         self.ups: list[list[str]] = []
+        # Every `up` fails (a backend gone): what a fast rollback leaves then.
+        self.fail_up = False
 
     @property
     def stack(self) -> str:
@@ -73,6 +76,8 @@ class RoutedEngine:
         return self._engine.preview()
 
     def up(self, *, message: str, target: Sequence[str] | None = None) -> None:
+        if self.fail_up:
+            raise EngineError(f"stack {STACK}: update failed: the backend is gone (test)")
         self._engine.up(message=message, target=target)
         self.ups.append(list(target or []))
         self._route_as_configured()
@@ -178,9 +183,11 @@ def rollout(
     colours: dict[str, ColourService],
     prometheus: PrometheusServer,
     *argv: str,
+    fail_up: bool = False,
 ) -> tuple[int, RoutedEngine, str]:
     env, project_dir, _ = deployed
     engine = RoutedEngine(AutomationEngine(STACK, project_dir, env_vars=env), colours)
+    engine.fail_up = fail_up
     config = engine.get_config()
     for colour, service in colours.items():
         weight = int(str(config["standbyWeight"]))
@@ -270,3 +277,73 @@ def test_breach_rolls_back_routing_only(
     restore = rolled["time"] - breach["decided"]
     print(f"\nreal engine: detection {detection:.1f}s (window {WINDOW}s), rollback {restore:.1f}s")
     assert detection <= WINDOW + 1.5
+
+
+def test_a_shift_to_a_colour_scaled_to_zero_is_refused(
+    deployed: tuple[dict[str, str], Path, str],
+    colours: dict[str, ColourService],
+    prometheus: PrometheusServer,
+) -> None:
+    env, project_dir, namespace = deployed
+    start = live_routing(env, project_dir, namespace)
+    target = "green" if start[0] == "blue" else "blue"
+    deployment = f"graph-store-{target}"
+    replicas = kubectl_json(env, project_dir, "-n", namespace, "get", "deployment", deployment)[
+        "spec"
+    ]["replicas"]
+    scale = ["kubectl", "-n", namespace, "scale", "deployment", deployment]
+    run_command([*scale, "--replicas=0"], cwd=project_dir, env=env)
+    try:
+        code, engine, err = rollout(
+            deployed, colours, prometheus, "shift", "--to", target, "--steps", "100", "--hold", "3"
+        )
+        assert code == ExitCode.REFUSED, err
+        assert f"{deployment} (available 0/{replicas}" in err
+        assert live_routing(env, project_dir, namespace) == start
+        assert not engine.ups
+    finally:
+        run_command([*scale, f"--replicas={replicas}"], cwd=project_dir, env=env)
+        run_command(
+            ["kubectl", "-n", namespace, "rollout", "status", f"deployment/{deployment}"],
+            cwd=project_dir,
+            env=env,
+        )
+
+
+def test_fast_rollback_restores_routing_and_the_state_follows(
+    deployed: tuple[dict[str, str], Path, str],
+    colours: dict[str, ColourService],
+    prometheus: PrometheusServer,
+) -> None:
+    env, project_dir, namespace = deployed
+    start = live_routing(env, project_dir, namespace)[0]
+    other = "green" if start == "blue" else "blue"
+    code, engine, err = rollout(deployed, colours, prometheus, "rollback", "--to", other, "--fast")
+    assert code == ExitCode.DONE, err
+    assert live_routing(env, project_dir, namespace) == (
+        other,
+        {"controller": 100, "controller-preview": 0},
+    )
+    # The provider owns what the fast path applied: the next preview changes nothing.
+    assert not [s for s in engine.preview().changes if s.type != "pulumi:pulumi:Stack"]
+    # A reconcile that fails leaves traffic restored and status telling the truth.
+    code, engine, err = rollout(
+        deployed, colours, prometheus, "rollback", "--to", start, "--fast", fail_up=True
+    )
+    assert code == ExitCode.DONE, err
+    assert live_routing(env, project_dir, namespace)[0] == start
+    out = io.StringIO()
+    assert (
+        run(
+            ["status", "--stack", STACK, "--project-dir", str(project_dir), "--json"],
+            Dependencies(engine=lambda args: engine, stdout=out, stderr=io.StringIO()),
+        )
+        == 0
+    )
+    status = json.loads(out.getvalue())
+    assert (status["activeColor"], status["inSync"], status["stateBehind"]) == (start, False, True)
+    # The next rollback reconciles the state; the preview after it is empty.
+    code, engine, err = rollout(deployed, colours, prometheus, "rollback")
+    assert code == ExitCode.DONE, err
+    assert live_routing(env, project_dir, namespace)[0] == start
+    assert not [s for s in engine.preview().changes if s.type != "pulumi:pulumi:Stack"]
