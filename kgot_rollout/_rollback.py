@@ -58,8 +58,10 @@ class Rollback:
     ) -> None:
         """Flip routing from ``before`` to ``after`` (recorded with its time in history)."""
         manual = trigger == MANUAL
-        # A breach always takes the fast path; a manual rollback with --fast.
-        fast = self.fast or not manual
+        # A breach always takes the fast path; a manual rollback with --fast. Not
+        # to a scaled-down standby: its pods must start first, which the update
+        # awaits before it routes (the Services depend on the Deployments).
+        fast = (self.fast or not manual) and not _scales_up(settings, before, after)
         self.journal.log(
             f"Rollback triggered: {before.describe()} -> {after.describe()}: {reason}",
             level="WARNING" if manual else "ERROR",
@@ -191,7 +193,7 @@ class Rollback:
                 f"stack {settings.stack} has no routing resources in its state "
                 "(never deployed?); nothing to roll back"
             )
-        if after.active != before.active and settings.standby_replicas is not None:
+        if _scales_up(settings, before, after):
             # The colour taking traffic back ran as a scaled-down standby: scale
             # its Deployments in the same update (not instant: pods must start).
             targets += self.engine.deployment_urns(after.active)
@@ -243,3 +245,8 @@ class Rollback:
             rollout=rollout_id,
             rollback=True,
         )
+
+
+def _scales_up(settings: PlatformSettings, before: TrafficState, after: TrafficState) -> bool:
+    """Whether the colour taking traffic back ran as a scaled-down standby."""
+    return after.active != before.active and settings.standby_replicas is not None

@@ -181,3 +181,13 @@ def test_routing_objects_are_patched_at_their_api_paths() -> None:
     assert resource_path(route) == "/apis/gateway.networking.k8s.io/v1/namespaces/n/httproutes/a"
     with pytest.raises(RolloutError, match="Deployment: not a routing kind"):
         resource_path({**service, "kind": "Deployment"})
+
+
+def test_no_fast_path_to_a_scaled_down_standby(harness: Harness) -> None:
+    harness.engine = FakeEngine.for_config(dev_config(activeColor="green", standbyReplicas=0))
+    assert harness.run("rollback", "--to", "blue", "--fast") == ExitCode.DONE, harness.stderr
+    assert not any(c[0] == "apply_routing" for c in harness.engine.calls)
+    assert harness.engine.applied_traffic == ("blue", 0)
+    targets = harness.engine.ups()[-1]["target"]
+    assert isinstance(targets, list)
+    assert any(":Deployment::" in urn for urn in targets)
