@@ -192,12 +192,15 @@ class RoutingObject:
 
 
 def routed_to(manifest: Mapping[str, object], after: TrafficState) -> dict[str, Any] | None:
-    """``manifest`` with its selector or weights set to ``after``; None if unchanged
-    or not a colour's routing (the monitoring Services select no colour).
+    """``manifest`` with its selector or weights set to ``after``; None if it is not
+    a colour's routing (the monitoring Services select no colour).
 
-    The names are the program's: Service ``<svc>`` selects the active colour and
-    ``<svc>-preview`` the standby; the HTTPRoute's backendRefs and the canary
-    Ingress carry the weights (components/bluegreen.py).
+    Every colour's routing object is returned, changed or not: the state may be
+    behind the cluster (a fast rollback whose update failed), so the state's
+    manifest is no guide to what the API server holds. The names are the
+    program's: Service ``<svc>`` selects the active colour and ``<svc>-preview``
+    the standby; the HTTPRoute's backendRefs and the canary Ingress carry the
+    weights (components/bluegreen.py).
     """
     # A JSON manifest: a deep copy the caller's object is not touched through.
     changed: dict[str, Any] = json.loads(json.dumps(manifest))
@@ -212,15 +215,24 @@ def routed_to(manifest: Mapping[str, object], after: TrafficState) -> dict[str, 
             return None
         selector[COLOR_LABEL] = after.active if name == service else after.standby
     elif kind == "HTTPRoute":
-        for rule in (changed.get("spec") or {}).get("rules") or []:
-            for ref in rule.get("backendRefs") or []:
-                if ref.get("name") in weights:
-                    ref["weight"] = weights[ref["name"]]
+        refs = [
+            ref
+            for rule in (changed.get("spec") or {}).get("rules") or []
+            for ref in rule.get("backendRefs") or []
+            if ref.get("name") in weights
+        ]
+        if not refs:
+            return None
+        for ref in refs:
+            ref["weight"] = weights[ref["name"]]
     elif kind == "Ingress":
         annotations = metadata.get("annotations") or {}
-        if annotations.get(CANARY_ANNOTATION) == "true":
-            annotations[CANARY_WEIGHT_ANNOTATION] = str(after.standby_weight)
-    return None if changed == manifest else changed
+        if annotations.get(CANARY_ANNOTATION) != "true":
+            return None
+        annotations[CANARY_WEIGHT_ANNOTATION] = str(after.standby_weight)
+    else:
+        return None
+    return changed
 
 
 def apply_as_owner(objects: Sequence[RoutingObject]) -> None:
