@@ -249,20 +249,21 @@ def apply_as_owner(objects: Sequence[RoutingObject]) -> None:
         return
     with tempfile.TemporaryDirectory(prefix="kgot-rollout-") as directory:
         socket_path = os.path.join(directory, "api.sock")
-        proxy = subprocess.Popen(
+        # As a context manager, so the proxy's stderr pipe is closed however we leave.
+        with subprocess.Popen(
             ["kubectl", "proxy", "--unix-socket", socket_path],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-        )
-        try:
-            _wait_for_socket(proxy, socket_path)
-            with ThreadPoolExecutor(max_workers=min(len(objects), APPLY_WORKERS)) as pool:
-                answers = pool.map(lambda obj: _apply_patch(socket_path, obj), objects)
-                failed = [error for error in answers if error is not None]
-        finally:
-            proxy.terminate()
-            proxy.wait(timeout=KUBECTL_TIMEOUT_SECONDS)
+        ) as proxy:
+            try:
+                _wait_for_socket(proxy, socket_path)
+                with ThreadPoolExecutor(max_workers=min(len(objects), APPLY_WORKERS)) as pool:
+                    answers = pool.map(lambda obj: _apply_patch(socket_path, obj), objects)
+                    failed = [error for error in answers if error is not None]
+            finally:
+                proxy.terminate()
+                proxy.wait(timeout=KUBECTL_TIMEOUT_SECONDS)
     if failed:
         raise RolloutError(f"{len(failed)} of {len(objects)} routing objects: " + "; ".join(failed))
 
