@@ -355,12 +355,16 @@ node_down() {
       rm -f "$d/$name.pid"
     fi
   done
+  # Whatever still runs with this node's folder on its command line (a down
+  # that was itself interrupted, a pid file gone).
+  pkill -KILL -f -- "$d/" 2>/dev/null || true
   if [ -d "$d" ]; then
     # Deepest first: rootfs, shm and volume mounts under the node's folders.
     awk -v d="$d/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r |
       while read -r m; do umount -l "$m" 2>/dev/null || true; done || true
   fi
-  rm -rf "$d/containerd/state" "$d/cni-ipam"
+  # Never fatal: what is left of a half-torn-down node must not stop the rest.
+  rm -rf "$d/containerd/state" "$d/cni-ipam" 2>/dev/null || true
   if ! owns_node_resources; then
     [ "${1:-}" = quiet ] || nlog "down (the machine's real node belongs to $(cat "$node_claim"); left alone)"
     return 0
