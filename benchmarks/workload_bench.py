@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
-from traffic import LoadRun, Target, allowed_networks, summary  # noqa: E402
+from traffic import LoadRun, service_targets, summary  # noqa: E402
 
 STACK = "dev"
 
@@ -62,15 +62,9 @@ def pod_start_seconds(namespace: str) -> list[float]:
 
 
 def load_on(namespace: str, rate: float, seconds: float) -> LoadRun:
-    services = {
-        s["metadata"]["name"]: s["spec"] for s in kubectl_json(namespace, "get", "svc")["items"]
-    }
-    target = Target("controller", services["controller"]["clusterIP"], 8080)
-    networks = allowed_networks(
-        s["clusterIP"] for s in services.values() if s.get("clusterIP") not in (None, "None")
-    )
+    targets, networks = service_targets(namespace, ("controller",))
     return LoadRun(
-        targets={"controller": target},
+        targets=targets,
         networks=networks,
         rate=rate,
         max_requests=int(rate * seconds) + 1,

@@ -29,6 +29,7 @@ from traffic import (
     allowed_networks,
     check_targets,
     route_weights,
+    service_targets,
     summary,
 )
 
@@ -92,15 +93,6 @@ class Cluster:
 
     def cluster_ip(self, service: str) -> str:
         return str(self.json("get", "service", service)["spec"]["clusterIP"])
-
-    def target(self, service: str, port: int) -> Target:
-        return Target(service, self.cluster_ip(service), port)
-
-    def networks(self) -> list[Any]:
-        services = self.json("get", "services")["items"]
-        return allowed_networks(
-            s["spec"]["clusterIP"] for s in services if s["spec"].get("clusterIP") != "None"
-        )
 
     def route_weights(self, service: str) -> dict[str, int]:
         return route_weights(self.namespace, service, self.env)
@@ -206,8 +198,10 @@ def prometheus(cluster: Cluster) -> Prometheus:
 
 
 def controller_load(cluster: Cluster, **kwargs: Any) -> LoadRun:
-    targets = {name: cluster.target(name, 8080) for name in ("controller", "controller-preview")}
-    return LoadRun(targets=targets, networks=cluster.networks(), **kwargs)
+    targets, networks = service_targets(
+        cluster.namespace, ("controller", "controller-preview"), cluster.env
+    )
+    return LoadRun(targets=targets, networks=networks, **kwargs)
 
 
 def test_every_pod_runs_on_the_real_node_and_is_scraped(

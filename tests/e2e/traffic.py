@@ -229,6 +229,25 @@ def route_weights(
     return {str(r["name"]): int(r.get("weight", 1)) for r in refs}
 
 
+def service_targets(
+    namespace: str, names: Sequence[str], env: Mapping[str, str] | None = None
+) -> tuple[dict[str, Target], list[ipaddress.IPv4Network]]:
+    """Services `names` as load targets (cluster IP, first port), and the networks
+    a load run may reach in the namespace. LookupError names a missing Service."""
+    services = _kubectl_json(namespace, "get", "services", env=env)["items"]
+    by_name = {s["metadata"]["name"]: s["spec"] for s in services}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise LookupError(f"no Service {', '.join(missing)} in namespace {namespace}")
+    targets = {
+        n: Target(n, by_name[n]["clusterIP"], int(by_name[n]["ports"][0]["port"])) for n in names
+    }
+    networks = allowed_networks(
+        s["clusterIP"] for s in by_name.values() if s.get("clusterIP") not in (None, "None")
+    )
+    return targets, networks
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Weighted load on a service of the local cluster, standing in for the gateway."""
     parser = argparse.ArgumentParser(
@@ -243,18 +262,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0 < args.seconds <= 600:
         parser.error(f"--seconds {args.seconds}: allowed 0 < seconds <= 600")
-    services = _kubectl_json(args.namespace, "get", "services")["items"]
-    by_name = {s["metadata"]["name"]: s["spec"] for s in services}
-    names = (args.service, f"{args.service}-preview")
-    missing = [n for n in names if n not in by_name]
-    if missing:
-        parser.error(f"no Service {', '.join(missing)} in namespace {args.namespace}")
-    targets = {
-        n: Target(n, by_name[n]["clusterIP"], int(by_name[n]["ports"][0]["port"])) for n in names
-    }
-    networks = allowed_networks(
-        s["clusterIP"] for s in by_name.values() if s.get("clusterIP") not in (None, "None")
-    )
+    try:
+        targets, networks = service_targets(
+            args.namespace, (args.service, f"{args.service}-preview")
+        )
+    except LookupError as error:
+        parser.error(str(error))
     run = LoadRun(
         targets=targets,
         networks=networks,
