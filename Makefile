@@ -9,7 +9,10 @@ PY := $(VENV)/bin/python
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt pyproject.toml
+# contract/ is installed (editable) through policies/requirements.txt; its files
+# are listed so a change of its metadata or modules reinstalls it.
+$(VENV)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt pyproject.toml \
+		contract/pyproject.toml $(wildcard contract/kgot_contract/*.py)
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
 	$(VENV)/bin/pip install -q --no-deps -e .
@@ -22,6 +25,7 @@ lint: venv
 	@# (program, policy pack) would otherwise be duplicate module names.
 	$(VENV)/bin/mypy __main__.py components kgot_rollout benchmarks
 	$(VENV)/bin/mypy policies
+	$(VENV)/bin/mypy contract
 	for suite in tests/*/; do $(VENV)/bin/mypy "$$suite" || exit 1; done
 
 unit: venv

@@ -30,6 +30,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kgot_contract import COLOR_LABEL
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
@@ -74,7 +76,7 @@ def load_on(namespace: str, rate: float, seconds: float) -> LoadRun:
 
 def colour(namespace: str) -> str:
     service = kubectl_json(namespace, "get", "service", "controller")
-    return str(service["spec"]["selector"]["kgot.io/color"])
+    return str(service["spec"]["selector"][COLOR_LABEL])
 
 
 def flip(namespace: str, rate: float) -> tuple[float, int, int]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
+from kgot_contract import HTTP_ROUTE
 
 from components.labels import (
     CANARY_ANNOTATION,
@@ -275,8 +276,9 @@ class BlueGreenService(pulumi.ComponentResource):
             spec["hostnames"] = hostnames
         k8s.apiextensions.CustomResource(
             f"{name}-httproute",
-            api_version="gateway.networking.k8s.io/v1",
-            kind="HTTPRoute",
+            # The routing kind the rollout tool's gate and rollback know by this name.
+            api_version=HTTP_ROUTE.api_version,
+            kind=HTTP_ROUTE.kind,
             metadata=self._meta(svc.name, SKIP_AWAIT),
             spec=spec,
             opts=opts,

@@ -8,20 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+# The colour label and image parsing are shared with the policy pack and the
+# rollout tool (contract/).
+from kgot_contract import COLOR_LABEL, parse_image
+
 if TYPE_CHECKING:
     # Types only: the settings import these names to refuse colliding service keys.
     from components.settings import Color, ServiceSettings
 
 PART_OF = "kgot-platform"
-COLOR_LABEL = "kgot.io/color"
-# The resource types that only route traffic: a colour flip or a weight change
-# may touch these and nothing else (the rollout tool's preview gate and its
-# targeted rollback read the same list).
-ROUTING_TYPES = (
-    "kubernetes:core/v1:Service",
-    "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
-    "kubernetes:networking.k8s.io/v1:Ingress",
-)
 # Separates the KGoT services from the monitoring pods in NetworkPolicies and
 # in the scrape config.
 TIER_LABEL = "kgot.io/tier"
@@ -94,6 +89,4 @@ def monitoring_labels(name: str, version: str) -> dict[str, str]:
 
 def image_version(image: str) -> str:
     """The tag of an image reference, as a label value."""
-    name = image.partition("@")[0].rsplit("/", 1)[-1]
-    tag = name.partition(":")[2]
-    return tag or "digest"
+    return parse_image(image).tag or "digest"

@@ -10,12 +10,12 @@ import json
 from pathlib import Path
 
 import yaml
+from kgot_contract import COLOR_LABEL
 
 from components.labels import (
     ALERTMANAGER,
     ALERTMANAGER_PEERS,
     ALERTMANAGER_PORT,
-    COLOR_LABEL,
     METRICS_PATH_ANNOTATION,
     PART_OF,
     PROMETHEUS,

@@ -25,10 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
+from kgot_contract import COLOR_LABEL, HTTP_ROUTE, INGRESS, ROUTING_KINDS, SERVICE, routing_kind
+
 from components.labels import (
     CANARY_ANNOTATION,
     CANARY_WEIGHT_ANNOTATION,
-    COLOR_LABEL,
     PART_OF,
 )
 from components.settings import PlatformSettings
@@ -39,8 +40,6 @@ from kgot_rollout._types import Colour, TrafficState
 KUBECTL_TIMEOUT_SECONDS = 20.0
 # Server-side applies in flight at once through the proxy.
 APPLY_WORKERS = 16
-# The routing kinds (components.labels.ROUTING_TYPES) and their API resource names.
-ROUTING_PLURALS = {"Service": "services", "HTTPRoute": "httproutes", "Ingress": "ingresses"}
 
 
 @dataclass(frozen=True)
@@ -209,12 +208,12 @@ def routed_to(manifest: Mapping[str, object], after: TrafficState) -> dict[str, 
     service = (metadata.get("labels") or {}).get("app.kubernetes.io/name")
     weights = {service: after.weight_of(after.active), f"{service}-preview": after.standby_weight}
     kind = changed.get("kind")
-    if kind == "Service":
+    if kind == SERVICE.kind:
         selector = (changed.get("spec") or {}).get("selector") or {}
         if COLOR_LABEL not in selector:
             return None
         selector[COLOR_LABEL] = after.active if name == service else after.standby
-    elif kind == "HTTPRoute":
+    elif kind == HTTP_ROUTE.kind:
         refs = [
             ref
             for rule in (changed.get("spec") or {}).get("rules") or []
@@ -225,7 +224,7 @@ def routed_to(manifest: Mapping[str, object], after: TrafficState) -> dict[str, 
             return None
         for ref in refs:
             ref["weight"] = weights[ref["name"]]
-    elif kind == "Ingress":
+    elif kind == INGRESS.kind:
         annotations = metadata.get("annotations") or {}
         if annotations.get(CANARY_ANNOTATION) != "true":
             return None
@@ -298,14 +297,15 @@ class _UnixConnection(http.client.HTTPConnection):
 def resource_path(manifest: Mapping[str, object]) -> str:
     """``/api/v1/namespaces/<ns>/services/<name>`` and the like, or RolloutError."""
     kind = str(manifest.get("kind"))
-    plural = ROUTING_PLURALS.get(kind)
-    if plural is None:
-        raise RolloutError(f"{kind}: not a routing kind; allowed: {', '.join(ROUTING_PLURALS)}")
+    routing = routing_kind(kind)
+    if routing is None:
+        allowed = ", ".join(k.kind for k in ROUTING_KINDS)
+        raise RolloutError(f"{kind}: not a routing kind; allowed: {allowed}")
     api_version = str(manifest.get("apiVersion", "v1"))
     prefix = "/api" if "/" not in api_version else "/apis"
     metadata = _mapping(manifest.get("metadata"))
     namespace, name = metadata.get("namespace"), metadata.get("name")
-    return f"{prefix}/{api_version}/namespaces/{namespace}/{plural}/{name}"
+    return f"{prefix}/{api_version}/namespaces/{namespace}/{routing.plural}/{name}"
 
 
 def _apply_patch(socket_path: str, obj: RoutingObject) -> str | None:

@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from kgot_contract import ROUTING_TYPES
 from pulumi.automation.events import OpType
 
-from components.labels import ROUTING_TYPES
 from kgot_rollout._cluster import DeploymentStatus, RoutingObject
 from kgot_rollout._types import Colour
 
@@ -111,8 +111,8 @@ class Engine(Protocol):
 def is_routing_type(resource_type: str) -> bool:
     """Service, Gateway API HTTPRoute or Ingress: the only resources a shift may change.
 
-    The program's own list (``components.labels.ROUTING_TYPES``), so the gate
-    and the program cannot disagree on what routing is.
+    The list the program builds routing from (``kgot_contract.ROUTING_TYPES``), so
+    the gate and the program cannot disagree on what routing is.
     """
     return resource_type in ROUTING_TYPES
 

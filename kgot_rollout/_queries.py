@@ -3,8 +3,9 @@
 Templates use ``$colour``, ``$namespace``, ``$services`` (a regex of the
 Kubernetes service names) and ``$rate`` (the rate window). They assume the
 scrape config labels every platform target with ``namespace`` and ``color``
-(from the pod label ``kgot.io/color``). A JSON file can replace any of them
-(``--queries``); custom triggers from stack config may use the same variables.
+(from the pod's colour label, ``kgot_contract.COLOR_LABEL``). A JSON file can
+replace any of them (``--queries``); custom triggers from stack config may use
+the same variables.
 The labels and metric names are the platform's scrape contract (see
 docs/architecture.md, "Metrics and rules").
 """

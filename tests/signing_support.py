@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kgot_contract import parse_image
 
 from tests.committed_stacks import committed_text, stack_config
 from tests.toolchain_support import REPO, free_port, require_tools
@@ -137,9 +138,9 @@ def dev_stack(registry: str, images: dict[str, str], monitoring: tuple[str, str]
     the two monitoring images; signatures required, trusting the local key."""
     raw: dict[str, Any] = copy.deepcopy(stack_config("dev"))
     for key, service in raw["services"].items():
-        repository, digest = images.get(key, images["*"]).split("@")
-        service["image"] = repository
-        service["digests"] = {"1.0.0": digest}
+        image = parse_image(images.get(key, images["*"]))
+        service["image"] = image.repository
+        service["digests"] = {"1.0.0": image.digest}
     raw["monitoring"] = {
         **raw["monitoring"],
         "prometheusImage": monitoring[0],

@@ -1,37 +1,17 @@
-"""Container image references: repository, tag, digest, and whether the stack trusts them."""
+"""Container images: whether the stack trusts them (rule 19).
+
+References are split by kgot_contract.parse_image, as the program and the
+signature-verification step split them.
+"""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    repository: str
-    tag: str | None
-    digest: str | None
-
-    @property
-    def pinned(self) -> bool:
-        return self.digest is not None and bool(_DIGEST.match(self.digest))
-
-
-def parse_image(image: str) -> ImageRef:
-    """'reg:5000/a/b:1.2@sha256:...' -> repository, tag, digest (a registry port is no tag)."""
-    name, _, digest = image.partition("@")
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    tag = None
-    if colon > slash:
-        name, tag = name[:colon], name[colon + 1 :]
-    return ImageRef(name, tag or None, digest or None)
+from kgot_contract import ImageRef, is_digest, parse_image
 
 
 class DigestsFileError(Exception):
@@ -85,7 +65,7 @@ def verified_digests(settings: Mapping[str, Any]) -> set[str]:
         found.update(_digests_file(Path(str(path))))
     entries = set()
     for entry in found:
-        if _DIGEST.match(entry):
+        if is_digest(entry):
             entries.add(entry)
             continue
         ref = parse_image(entry)

@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from kgot_contract import COLOR_LABEL, HTTP_ROUTE, INGRESS, SERVICE, parse_image
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -22,7 +23,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from ._images import IMAGE_SCHEMA, image_problems, parse_image
+from ._images import IMAGE_SCHEMA, image_problems
 from ._kube import (
     REPLICATED_KINDS,
     UNKNOWN,
@@ -34,7 +35,6 @@ from ._kube import (
 )
 from ._meta import ENVIRONMENT_SCHEMA, Controls, config, environment, mapped, stack_objects
 
-COLOR_LABEL = "kgot.io/color"
 VERSION_LABEL = "app.kubernetes.io/version"
 NAME_LABEL = "app.kubernetes.io/name"
 _CANARY = "nginx.ingress.kubernetes.io/canary"
@@ -92,17 +92,19 @@ def _route_weights(objects: list[KubeObject]) -> dict[tuple[str | None, str], in
             weights[key] = max(weights.get(key, 0), int(weight))
 
     for obj in objects:
-        if obj.kind in ("HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute"):
+        # Any Gateway API route with weighted backendRefs, not only the platform's
+        # HTTPRoute: the pack judges whatever a program routes with.
+        if obj.kind in (HTTP_ROUTE.kind, "GRPCRoute", "TLSRoute", "TCPRoute"):
             for rule in as_list(obj.spec.get("rules")):
                 for ref in as_list(as_dict(rule).get("backendRefs")):
                     ref = as_dict(ref)
-                    if ref.get("kind", "Service") == "Service":
+                    if ref.get("kind", SERVICE.kind) == SERVICE.kind:
                         note(
                             present(ref.get("namespace"), obj.namespace),
                             ref.get("name"),
                             ref.get("weight", 1),
                         )
-        elif obj.kind == "Ingress":
+        elif obj.kind == INGRESS.kind:
             canary = str(obj.annotations.get(_CANARY, "")).lower() == "true"
             weight: Any = 1
             if canary:
@@ -144,7 +146,7 @@ class ServiceRouting:
 
 def service_routing(objects: list[KubeObject]) -> list[ServiceRouting]:
     """Every blue/green service whose active Service is readable."""
-    services = {(o.namespace, o.name): o for o in objects if o.kind == "Service"}
+    services = {(o.namespace, o.name): o for o in objects if o.kind == SERVICE.kind}
     weights = _route_weights(objects)
     found = []
     for (namespace, name), colours in sorted(colour_sets(objects).items(), key=str):

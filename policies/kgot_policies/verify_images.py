@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kgot_contract import parse_image
+
 from components.settings import (
     LOCAL_SIGNING_KEY,
     SettingsError,
@@ -35,7 +37,6 @@ from components.settings import (
     parse_settings,
     read_stack_file,
 )
-from kgot_policies._images import parse_image
 
 # cosign verify's exit codes (pkg/cosign/errors.go) for the two ways an image
 # fails that are about the image, not about reaching it.
@@ -116,7 +117,7 @@ def verify_image(cosign: str, image: str, trust: Sequence[str]) -> Outcome:
         return Outcome(image, False, "not pinned by digest: a signature is checked for a digest")
     pinned = f"{ref.repository}@{ref.digest}"
     command = [cosign, "verify", *trust, "--output", "json"]
-    if ref.repository.split("/", 1)[0].rsplit(":", 1)[0] in LOOPBACK:
+    if ref.registry_host in LOOPBACK:
         # The local registry speaks plain HTTP on loopback; nowhere else is that allowed.
         command += ["--allow-http-registry", "--allow-insecure-registry"]
     try:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kgot_contract import COLOR_LABEL, ROUTING_TYPES
 
 from tests.toolchain_support import run
 
@@ -18,11 +19,6 @@ pytestmark = pytest.mark.e2e
 
 NAMESPACE = "kgot-dev"
 SERVICES = ("controller", "graph-store", "manager-agent", "web-agent", "mcp-tools")
-ROUTING_TYPES = {
-    "kubernetes:core/v1:Service",
-    "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
-    "kubernetes:networking.k8s.io/v1:Ingress",
-}
 STACK = ("--stack", "dev", "--non-interactive")
 
 
@@ -45,9 +41,7 @@ def step_type(step: dict[str, Any]) -> str:
 
 def selectors(env: dict[str, str]) -> dict[str, str]:
     services = kubectl_json(env, "get", "services")["items"]
-    return {
-        s["metadata"]["name"]: s["spec"].get("selector", {}).get("kgot.io/color") for s in services
-    }
+    return {s["metadata"]["name"]: s["spec"].get("selector", {}).get(COLOR_LABEL) for s in services}
 
 
 def deployment_identity(env: dict[str, str]) -> dict[str, tuple[str, int]]:
@@ -116,7 +110,7 @@ def test_colour_flip_touches_only_routing(dev: tuple[Path, dict[str, str]]) -> N
     planned = preview_steps(project, env)
     assert planned, "flipping the colour should change the routing"
     assert {s["op"] for s in planned} == {"update"}
-    assert {step_type(s) for s in planned} <= ROUTING_TYPES
+    assert {step_type(s) for s in planned} <= set(ROUTING_TYPES)
     run(["pulumi", "up", "--yes", *STACK], cwd=project, env=env)
 
     assert all(selectors(env)[svc] == "green" for svc in SERVICES)

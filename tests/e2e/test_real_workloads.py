@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kgot_contract import COLOR_LABEL
 from traffic import (
     Answer,
     LoadRun,
@@ -98,7 +99,7 @@ class Cluster:
         return route_weights(self.namespace, service, self.env)
 
     def selector(self, service: str) -> str:
-        return str(self.json("get", "service", service)["spec"]["selector"]["kgot.io/color"])
+        return str(self.json("get", "service", service)["spec"]["selector"][COLOR_LABEL])
 
     def wait_pods_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -403,7 +404,7 @@ def test_post_deploy_health_check_runs_against_the_pods(cluster: Cluster) -> Non
     # readiness switch, as podinfo's), so Service `controller-preview` has no
     # endpoint to answer. Nothing the stack manages is changed.
     pods = cluster.json(
-        "get", "pods", "-l", f"app.kubernetes.io/name=controller,kgot.io/color={standby}"
+        "get", "pods", "-l", f"app.kubernetes.io/name=controller,{COLOR_LABEL}={standby}"
     )
     addresses = [p["status"]["podIP"] for p in pods["items"]]
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kgot_contract import COLOR_LABEL, ROUTING_TYPES
 
 from kgot_rollout._automation import AutomationEngine
 from kgot_rollout._cluster import DeploymentStatus, RoutingObject
@@ -172,7 +173,7 @@ def live_routing(env: dict[str, str], cwd: Path, namespace: str) -> tuple[str, d
     """The colour Service `controller` selects and the HTTPRoute weights, from the API server."""
     service = kubectl_json(env, cwd, "-n", namespace, "get", "service", "controller")
     selector = service["spec"]["selector"]
-    colour = str(selector["kgot.io/color"])
+    colour = str(selector[COLOR_LABEL])
     route = kubectl_json(env, cwd, "-n", namespace, "get", "httproute", "controller")
     refs = route["spec"]["rules"][0]["backendRefs"]
     return colour, {str(r["name"]): int(r.get("weight", 1)) for r in refs}
@@ -237,7 +238,7 @@ def test_full_shift_moves_every_service(
     assert weights == {"controller": 100, "controller-preview": 0}
     for svc in ("graph-store", "manager-agent"):
         service = kubectl_json(env, project_dir, "-n", namespace, "get", "service", svc)
-        assert service["spec"]["selector"]["kgot.io/color"] == target
+        assert service["spec"]["selector"][COLOR_LABEL] == target
 
 
 def test_breach_rolls_back_routing_only(
@@ -261,9 +262,9 @@ def test_breach_rolls_back_routing_only(
     assert colour == start_colour
     assert weights == {"controller": 100, "controller-preview": 0}
     # The rollback targeted only routing resources, and the failed colour still runs.
+    # A URN's third part is the type chain, parent first, the resource's own type last.
     assert engine.ups[-1] and all(
-        ":Service::" in urn or ":HTTPRoute::" in urn or ":Ingress::" in urn
-        for urn in engine.ups[-1]
+        urn.split("::")[2].rsplit("$", 1)[-1] in ROUTING_TYPES for urn in engine.ups[-1]
     )
     after = kubectl_json(env, project_dir, "-n", namespace, "get", "deployment", deployment)
     assert after["metadata"]["generation"] == before["metadata"]["generation"]

@@ -12,6 +12,7 @@ import copy
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from kgot_contract import COLOR_LABEL, parse_image
 from kgot_policies import evaluate
 from pulumi_policy import (
     Policy,
@@ -71,7 +72,7 @@ def labels(service: str, colour: str | None = "blue", version: str = "1.0.0") ->
         "app.kubernetes.io/managed-by": "pulumi",
     }
     if colour:
-        found["kgot.io/color"] = colour
+        found[COLOR_LABEL] = colour
     return found
 
 
@@ -244,7 +245,7 @@ def routing(service: str, active: str = "blue", standby_weight: int = 0) -> list
                 name,
                 spec={
                     "type": "ClusterIP",
-                    "selector": {"app.kubernetes.io/name": service, "kgot.io/color": colour},
+                    "selector": {"app.kubernetes.io/name": service, COLOR_LABEL: colour},
                     "ports": [{"name": "http", "port": 8080, "targetPort": "http"}],
                 },
             )
@@ -329,7 +330,7 @@ def monitoring_objects() -> list[dict[str, Any]]:
         spec = pod_spec(app, image)
         spec["containers"][0]["ports"] = [{"name": "http", "containerPort": port}]
         spec["containers"][0]["env"] = [{"name": "GF_AUTH_ANONYMOUS_ORG_ROLE", "value": "Viewer"}]
-        body = workload("Deployment", spec, app, labels(app, None, image.rpartition(":")[2]), 1)
+        body = workload("Deployment", spec, app, labels(app, None, parse_image(image).tag or ""), 1)
         body["spec"]["template"]["metadata"]["annotations"] = {"kgot.io/config-checksum": "0f" * 32}
         found.append(body)
         found.append(obj("ServiceAccount", app, automountServiceAccountToken=False))

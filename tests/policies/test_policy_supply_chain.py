@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from kgot_policies import supply_chain as sc
-from kgot_policies._images import ImageRef, parse_image
 from policy_fixtures import (
     DIGEST,
     POD_KINDS,
@@ -29,21 +28,6 @@ def _with_image(kind: str, section: str, image: str) -> dict[str, Any]:
         spec[s][0]["image"] = PINNED
     spec[section][0]["image"] = image
     return workload(kind, spec)
-
-
-def test_image_references_parse() -> None:
-    # A registry's port is not a tag.
-    assert parse_image("registry:5000/a/b") == ImageRef("registry:5000/a/b", None, None)
-    assert parse_image("registry:5000/a/b:2.0") == ImageRef("registry:5000/a/b", "2.0", None)
-    assert parse_image(f"a/b@{DIGEST}") == ImageRef("a/b", None, DIGEST)
-    assert not parse_image("a/b@sha256:short").pinned
-    ref = parse_image(PINNED)
-    assert (ref.repository, ref.tag, ref.digest, ref.pinned) == (
-        "ghcr.io/kgot-platform/controller",
-        "1.0.0",
-        DIGEST,
-        True,
-    )
 
 
 @pytest.mark.parametrize("section", SECTIONS)

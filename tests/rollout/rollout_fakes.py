@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from kgot_contract import COLOR_LABEL
 from pulumi.automation.events import OpType
 
 from components.settings import Secret, parse_settings
@@ -168,7 +169,7 @@ class FakeEngine:
                 service = {
                     "kind": "Service",
                     "metadata": {"name": name, "labels": labels},
-                    "spec": {"selector": {**labels, "kgot.io/color": colour}},
+                    "spec": {"selector": {**labels, COLOR_LABEL: colour}},
                 }
                 urn = self.urn("kubernetes:core/v1:Service", name)
                 objects.append(RoutingObject(urn, f"pulumi-kubernetes-{name}", service))
@@ -198,7 +199,7 @@ class FakeEngine:
         """The colour Service ``name`` selects in the API server."""
         spec = self.routing[f"Service/{name}"]["spec"]
         assert isinstance(spec, dict)
-        return spec["selector"]["kgot.io/color"]
+        return spec["selector"][COLOR_LABEL]
 
     def last_update(self) -> AppliedUpdate | None:
         return AppliedUpdate(result="succeeded", config=dict(self.applied), version=1)

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from kgot_contract import COLOR_LABEL
 from pulumi.automation.events import OpType
 from rollout_fakes import available, healthy
 from rollout_harness import Harness, make_harness
@@ -141,7 +142,7 @@ def test_read_deployments_asks_for_the_colour_only(
     args = (tmp_path / "args").read_text().split()
     assert args[args.index("-n") + 1] == "kgot-dev"
     assert (
-        args[args.index("-l") + 1] == "kgot.io/color=blue,app.kubernetes.io/part-of=kgot-platform"
+        args[args.index("-l") + 1] == f"{COLOR_LABEL}=blue,app.kubernetes.io/part-of=kgot-platform"
     )
 
 

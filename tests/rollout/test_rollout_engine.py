@@ -4,6 +4,7 @@ events (``policy_event.enforcement_level``, ``OpType``), never as message text."
 from __future__ import annotations
 
 import pytest
+from kgot_contract import ROUTING_TYPES
 from pulumi import automation as auto
 from pulumi.automation._cmd import CommandResult
 from pulumi.automation.events import (
@@ -14,7 +15,6 @@ from pulumi.automation.events import (
     StepEventMetadata,
 )
 
-from components.labels import ROUTING_TYPES
 from kgot_rollout._automation import describe_event, engine_error
 from kgot_rollout._engine import PreviewReport, ResourceStep, is_routing_type, unsafe_changes
 from kgot_rollout._exceptions import EngineError, RefusedError

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kgot_contract import COLOR_LABEL
 from rollout_fakes import FakeEngine, dev_config, healthy
 from rollout_harness import Harness, make_harness
 
@@ -139,12 +140,12 @@ def test_routed_to_changes_only_colour_routing() -> None:
     service: dict[str, Any] = {
         "kind": "Service",
         "metadata": {"name": "controller-preview", "labels": labels},
-        "spec": {"selector": {**labels, "kgot.io/color": "blue"}, "type": "ClusterIP"},
+        "spec": {"selector": {**labels, COLOR_LABEL: "blue"}, "type": "ClusterIP"},
     }
     routed = routed_to(service, back)
     assert routed is not None
-    assert routed["spec"] == {"selector": {**labels, "kgot.io/color": "green"}, "type": "ClusterIP"}
-    assert service["spec"]["selector"]["kgot.io/color"] == "blue", "input left as it was"
+    assert routed["spec"] == {"selector": {**labels, COLOR_LABEL: "green"}, "type": "ClusterIP"}
+    assert service["spec"]["selector"][COLOR_LABEL] == "blue", "input left as it was"
     # Applied even when the state already routes so: the cluster may differ.
     assert routed_to(routed, back) == routed
     prometheus = {

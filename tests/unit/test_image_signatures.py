@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kgot_contract import parse_image
 from kgot_policies.evaluate import resource, run
 from kgot_policies.registry import POLICIES
 from kgot_policies.stack_config import pack_config
@@ -154,7 +155,7 @@ def test_unsigned_foreign_and_retagged_images_are_refused_naming_each(
     }
     for image, reason in reasons.items():
         assert f"NOT VERIFIED {image}: {reason}" in verified.log
-    listed = {line.rpartition("@")[2] for line in verified.lines}
+    listed = {parse_image(line).digest for line in verified.lines}
     assert not listed & {unsigned, foreign, after}
     assert good in listed
     refused = pack_violations(run_program, stack, out)

@@ -12,6 +12,7 @@ import mocked_program
 import pulumi
 import pytest
 from dependency_recorder import record_dependencies
+from kgot_contract import parse_image
 from mocked_program import Program, ProgramRunner, Recorded
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
@@ -35,7 +36,7 @@ class RegistryMocks(mocked_program.RecordingMocks):
         rid, state = super().new_resource(args)
         if args.typ == IMAGE_TYPE:
             name = args.inputs["imageName"]
-            repository = name.rsplit(":", 1)[0]
+            repository = parse_image(name).repository
             state["repoDigest"] = f"{repository}@{fake_digest(name)}"
         return rid, state
 

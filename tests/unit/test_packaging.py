@@ -8,12 +8,14 @@ import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
+REQUIREMENTS = ("requirements.txt", "requirements-dev.txt", "policies/requirements.txt")
 
 
 def _name(requirement: str) -> str:
@@ -49,14 +51,31 @@ def test_every_third_party_import_of_the_installed_packages_is_declared() -> Non
     assert unused == set()
 
 
+def _local_projects(requirements: Path) -> list[Path]:
+    """The folders a requirements file installs editable (`-e ./path`), as pip reads
+    them: against the repository root, where `make venv` runs."""
+    lines = requirements.read_text(encoding="utf-8").splitlines()
+    return [ROOT / line.removeprefix("-e ").strip() for line in lines if line.startswith("-e ")]
+
+
+def _project(folder: Path) -> dict[str, Any]:
+    project: dict[str, Any] = tomllib.loads(
+        (folder / "pyproject.toml").read_text(encoding="utf-8")
+    )["project"]
+    return project
+
+
 def test_the_declared_versions_admit_the_pinned_ones() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     pinned: dict[str, str] = {}
-    for name in ("requirements.txt", "requirements-dev.txt"):
+    for name in REQUIREMENTS:
         for line in (ROOT / name).read_text(encoding="utf-8").splitlines():
             if "==" in line and not line.startswith("#"):
                 package, _, version = line.partition("==")
                 pinned[_name(package)] = version.strip()
+        # A project of this repository is pinned by its folder: its own version.
+        for folder in _local_projects(ROOT / name):
+            pinned[_name(_project(folder)["name"])] = _project(folder)["version"]
     for requirement in project["project"]["dependencies"]:
         name = _name(requirement)
         low = re.search(r">=([0-9.]+)", requirement)
@@ -65,3 +84,18 @@ def test_the_declared_versions_admit_the_pinned_ones() -> None:
         pin = tuple(int(p) for p in pinned[name].split("."))
         assert tuple(int(p) for p in low.group(1).split(".")) <= pin, requirement
         assert pin < tuple(int(p) for p in high.group(1).split(".")), requirement
+
+
+def test_the_program_and_the_pack_both_install_the_contract() -> None:
+    # The pack may not import components or kgot_rollout, so what they share
+    # with it is a distribution of its own that both declare.
+    contract = _project(ROOT / "contract")
+    assert contract["dependencies"] == [], "the contract stays standard library only"
+    assert _imports("contract/kgot_contract") <= set(sys.stdlib_module_names) | {"kgot_contract"}
+    assert _local_projects(ROOT / "policies" / "requirements.txt") == [ROOT / "contract"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    declared = {_name(r) for r in project["project"]["dependencies"]}
+    assert _name(contract["name"]) in declared
+    # requirements-dev.txt, which `make venv` installs, brings the pack's requirements.
+    dev = (ROOT / "requirements-dev.txt").read_text(encoding="utf-8").splitlines()
+    assert "-r policies/requirements.txt" in dev

@@ -10,10 +10,10 @@ import pulumi
 import pytest
 from bad_stack_config import BAD_CONFIG, Mutation
 from dependency_recorder import record_dependencies
+from kgot_contract import COLOR_LABEL, ROUTING_KINDS, ROUTING_TYPES
 from mocked_program import Program, ProgramRunner, Recorded
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
-from components.labels import COLOR_LABEL, ROUTING_TYPES
 from components.settings import SettingsError
 from tests.committed_stacks import stack_config
 
@@ -253,7 +253,7 @@ def test_every_routing_resource_skips_the_await_and_no_deployment_does(
     run_program: ProgramRunner, routing: str
 ) -> None:
     program = run_program("staging", {"trafficRouting": routing, "standbyReplicas": 0})
-    routing_kinds = {t.rsplit(":", 1)[-1] for t in ROUTING_TYPES}
+    routing_kinds = {k.kind for k in ROUTING_KINDS}
     # The KGoT services' routing (monitoring Services route no colour).
     routes = [
         r
