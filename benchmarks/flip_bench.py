@@ -11,10 +11,15 @@ provider's await, not the pods, dominates these timings):
 For each size it deploys a copy of the dev stack's config (its own stack and
 namespace, `flipbench<N>`; N > 5 adds copies of mcp-tools), then measures, in
 one run on one machine so the figures compare:
-- no-op `up`, and a colour flip `up` (blue -> green);
+- no-op `up`;
+- a colour flip as a plain `pulumi up` (blue -> green), the engine writing a
+  state checkpoint after every step as it does by default;
+- the same flip as kgot-rollout runs it (an update whose preview showed only
+  in-place routing changes: per-step checkpoints skipped, _automation.SKIP_CHECKPOINTS);
 - rollback (green -> blue), fast path: decision to routing restored in the API
-  server (state read, server-side apply), then the targeted `up` that
-  reconciles the state;
+  server (config written, server-side apply; the routing objects read from the
+  state before the decision, as a shift does after each step), then the
+  targeted `up` that reconciles the state;
 - rollback, targeted `up` only (the slow path): decision to the `up`'s end,
   which is when routing is restored in the API server at the latest.
 The stacks and their files are removed afterwards.
@@ -37,7 +42,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kgot_rollout._automation import AutomationEngine  # noqa: E402
+from kgot_rollout._automation import SKIP_CHECKPOINTS, AutomationEngine  # noqa: E402
 from kgot_rollout._cluster import RoutingObject, routed_to  # noqa: E402
 from kgot_rollout._types import TrafficState  # noqa: E402
 
@@ -50,6 +55,7 @@ TEMPLATE_SERVICE = "mcp_tools"
 class Figures:
     services: int
     noop: float
+    cli_flip: float
     flip: float
     fast_restore: float
     fast_objects: int
@@ -82,12 +88,14 @@ def timed(action: str, run: Callable[[], None]) -> float:
 
 def fast_rollback(engine: AutomationEngine, after: TrafficState) -> tuple[float, int, float]:
     """Decision -> routing applied through the API, then the reconciling `up`."""
-    started = time.monotonic()
+    # Read after the last update, before the decision (Rollback.prepare).
     objects = engine.routing_objects()
+    started = time.monotonic()
     changed = []
     for obj in objects:
         manifest = routed_to(obj.manifest, after)
-        if manifest is not None:
+        # As Rollback._fast_plan with objects read after an update: what moves.
+        if manifest is not None and manifest != obj.manifest:
             changed.append(RoutingObject(obj.urn, obj.field_manager, manifest))
     engine.set_config(after.as_config())
     engine.apply_routing(changed)
@@ -95,7 +103,9 @@ def fast_rollback(engine: AutomationEngine, after: TrafficState) -> tuple[float,
     print(f"  fast path: {len(changed)} objects restored in {restored:.2f}s", flush=True)
     reconcile = timed(
         "reconciling targeted up",
-        lambda: engine.up(message="flip_bench: reconcile", target=[o.urn for o in objects]),
+        lambda: engine.up(
+            message="flip_bench: reconcile", target=[o.urn for o in objects], in_place=True
+        ),
     )
     return restored, len(changed), reconcile
 
@@ -117,21 +127,33 @@ def measure(services: int, pack_config: Path) -> Figures:
         noop = timed("no-op up", lambda: engine.up(message="flip_bench: no-op"))
         green, blue = TrafficState("green", 0), TrafficState("blue", 0)
         engine.set_config(green.as_config())
-        flip = timed("flip up", lambda: engine.up(message="flip_bench: flip"))
+        cli_flip = timed("flip, plain up", lambda: engine.up(message="flip_bench: flip"))
+        engine.set_config(blue.as_config())
+        timed("flip back, in place", lambda: engine.up(message="flip_bench: back", in_place=True))
+        engine.set_config(green.as_config())
+        flip = timed(
+            "flip, in-place up (kgot-rollout)",
+            lambda: engine.up(message="flip_bench: flip", in_place=True),
+        )
         restore, count, reconcile = fast_rollback(engine, blue)
         engine.set_config(green.as_config())
-        timed("flip up again", lambda: engine.up(message="flip_bench: flip"))
+        timed(
+            "flip again, in-place up",
+            lambda: engine.up(message="flip_bench: flip", in_place=True),
+        )
         urns = engine.routing_urns()
         started = time.monotonic()
         engine.set_config(blue.as_config())
-        engine.up(message="flip_bench: slow rollback", target=urns)
+        engine.up(message="flip_bench: slow rollback", target=urns, in_place=True)
         slow = time.monotonic() - started
         print(f"  slow path (config + targeted up): {slow:.2f}s", flush=True)
-        return Figures(services, noop, flip, restore, count, reconcile, slow)
+        return Figures(services, noop, cli_flip, flip, restore, count, reconcile, slow)
     finally:
+        # A throwaway stack: no checkpoint per deleted resource (minutes on 100 services).
         subprocess.run(
             ["pulumi", "destroy", "--stack", stack, "--yes", "--non-interactive", "--skip-preview"],
             cwd=ROOT,
+            env={**os.environ, **SKIP_CHECKPOINTS},
             check=False,
             capture_output=True,
         )
@@ -149,14 +171,16 @@ def table(figures: list[Figures]) -> str:
         (
             "services",
             "no-op up",
-            "flip up",
-            "flip/no-op",
+            "flip: plain up",
+            "/no-op",
+            "flip: in place",
+            "/no-op",
             "fast: restored",
             "fast: reconcile",
-            "reconcile/no-op",
+            "/no-op",
             "slow: targeted up",
-            "slow/no-op",
-            "flip per svc",
+            "/no-op",
+            "in-place flip per svc",
         )
     ]
     for f in figures:
@@ -164,6 +188,8 @@ def table(figures: list[Figures]) -> str:
             (
                 str(f.services),
                 f"{f.noop:.2f}s",
+                f"{f.cli_flip:.2f}s",
+                f"{f.cli_flip / f.noop:.2f}x",
                 f"{f.flip:.2f}s",
                 f"{f.flip / f.noop:.2f}x",
                 f"{f.fast_restore:.2f}s ({f.fast_objects} obj)",

@@ -80,8 +80,15 @@ class Engine(Protocol):
 
     def preview(self) -> PreviewReport: ...
 
-    def up(self, *, message: str, target: Sequence[str] | None = None) -> None:
-        """Run an update (with the policy pack)."""
+    def up(
+        self, *, message: str, target: Sequence[str] | None = None, in_place: bool = False
+    ) -> None:
+        """Run an update (with the policy pack).
+
+        ``in_place``: the caller knows the update only changes resources already
+        in the state in place (routing objects, replica counts), so the
+        engine may skip its per-step state checkpoints (``_automation.SKIP_CHECKPOINTS``).
+        """
         ...
 
     def routing_urns(self) -> list[str]:

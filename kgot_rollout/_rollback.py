@@ -14,7 +14,7 @@ colour may be scaled down to ``standbyReplicas`` (``--scale-failed``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from components.settings import PlatformSettings
 from kgot_rollout._clock import Clock
@@ -45,6 +45,23 @@ class Rollback:
     scale_failed: bool = False
     # Manual rollbacks take the fast path too (--fast); breaches always do.
     fast: bool = False
+    # The routing objects as the state had them after the last step (prepare()).
+    _prepared: list[RoutingObject] | None = field(default=None, init=False, repr=False)
+
+    def prepare(self) -> None:
+        """Read the routing objects from the stack's state now, ahead of a decision.
+
+        Reading the state is the slow part of the fast path: ``stack export``
+        took 1.7 s of the 2.4 s from decision to routing restored on 100
+        services. A shift calls this after each step's update, when the state
+        holds exactly what the cluster has; the rollback then rewrites only the
+        selectors and weights of these manifests (``routed_to``), so it needs
+        nothing newer. Unreadable now: the rollback reads it itself.
+        """
+        try:
+            self._prepared = self.engine.routing_objects()
+        except RolloutError:
+            self._prepared = None
 
     def run(
         self,
@@ -142,8 +159,9 @@ class Rollback:
 
     def _fast_plan(self, after: TrafficState, rollout_id: str) -> list[RoutingObject] | None:
         """The routing objects as ``after`` routes them (None: fall back to the ``up``)."""
+        prepared, self._prepared = self._prepared, None
         try:
-            objects = self.engine.routing_objects()
+            objects = prepared if prepared is not None else self.engine.routing_objects()
         except RolloutError as exc:
             self.journal.log(
                 f"fast path unavailable ({exc}); restoring through the targeted update",
@@ -155,7 +173,12 @@ class Rollback:
         changed: list[RoutingObject] = []
         for obj in objects:
             manifest = routed_to(obj.manifest, after)
-            if manifest is not None:
+            # Read right after a successful update, the state is what the API
+            # server has: an object ``after`` leaves as it is needs no apply (on
+            # a weight step only the HTTPRoutes move). Read at the decision, the
+            # state may be behind the cluster (a failed reconcile), so every
+            # colour's object is applied.
+            if manifest is not None and (prepared is None or manifest != obj.manifest):
                 changed.append(RoutingObject(obj.urn, obj.field_manager, manifest))
         return changed
 
@@ -210,7 +233,9 @@ class Rollback:
         """A targeted ``up``; an automatic rollback waits for a lock a few times."""
         for attempt in range(retries + 1):
             try:
-                self.engine.up(message=message, target=targets)
+                # Targets are routing objects and Deployments already in the
+                # state, changed in place (selectors, weights, replicas).
+                self.engine.up(message=message, target=targets, in_place=True)
                 return
             except StackLockedError:
                 if attempt == retries:
@@ -236,6 +261,7 @@ class Rollback:
             self.engine.up(
                 message=f"kgot-rollout: scale failed colour {failed} to standbyReplicas",
                 target=targets,
+                in_place=True,
             )
         except RolloutError as exc:  # routing is already restored; this is housekeeping
             self.journal.log(f"scaling {failed} failed: {exc}", level="WARNING", rollout=rollout_id)

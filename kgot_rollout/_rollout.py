@@ -99,6 +99,7 @@ class Rollouts:
             self.endings,
             live_traffic=lambda: TrafficState.of(self.settings().traffic),
             allow_non_routing=self.allow_non_routing,
+            prepare_rollback=self.rollback_routing.prepare,
         )
 
     # -- reading -------------------------------------------------------------------

@@ -45,6 +45,10 @@ class Steps:
     # The traffic state in stack config now (re-read between steps).
     live_traffic: Callable[[], TrafficState]
     allow_non_routing: bool = False
+    # Called once the step's routing is in the state, before its hold: reads
+    # what a fast rollback would apply, so a breach restores routing without
+    # first reading the stack's state (Rollback.prepare).
+    prepare_rollback: Callable[[], None] = lambda: None
 
     def apply(
         self,
@@ -79,7 +83,9 @@ class Steps:
                 rollout=rollout,
                 changes=describe_steps(report.changes) or "none",
             )
-            self.engine.up(message=f"kgot-rollout: {why}")
+            # Nothing but in-place updates of routing and replica counts: the
+            # update may skip its per-step state checkpoints (_automation.SKIP_CHECKPOINTS).
+            self.engine.up(message=f"kgot-rollout: {why}", in_place=not unsafe)
         except RefusedError:
             # Refused or locked: nothing was applied, so the config goes back too.
             self.engine.set_config(before.as_config())
@@ -165,6 +171,7 @@ class Steps:
                     settings, current, after, rollout=rollout_id, why=f"{kind} {target} {weight}%"
                 )
             current = after
+            self.prepare_rollback()
             self.journal.record(rollout_id, kind, Event.STEP_APPLIED, weight=weight, colour=target)
             self.console.line(f"{label} {bar(weight)} {target} {weight}% applied")
             if since is None:

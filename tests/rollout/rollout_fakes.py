@@ -76,7 +76,7 @@ class FakeEngine:
         config = {k: _as_text(v) for k, v in raw.items()}
         engine = cls(config=config, **kwargs)  # type: ignore[arg-type]
         engine.applied = dict(config)
-        engine.routing = {_name(o.manifest): dict(o.manifest) for o in engine.routing_objects()}
+        engine.routing = {_name(o.manifest): dict(o.manifest) for o in engine.state_routing()}
         return engine
 
     def get_config(self) -> dict[str, object]:
@@ -120,8 +120,12 @@ class FakeEngine:
             counts[step.op] = counts.get(step.op, 0) + 1
         return PreviewReport(change_summary=counts, steps=tuple(steps))
 
-    def up(self, *, message: str, target: Sequence[str] | None = None) -> None:
-        self.calls.append(("up", {"message": message, "target": list(target or [])}))
+    def up(
+        self, *, message: str, target: Sequence[str] | None = None, in_place: bool = False
+    ) -> None:
+        self.calls.append(
+            ("up", {"message": message, "target": list(target or []), "in_place": in_place})
+        )
         if self.locked_ups > 0:
             self.locked_ups -= 1
             raise StackLockedError(f"stack {self.stack}: another update holds the stack lock")
@@ -132,7 +136,7 @@ class FakeEngine:
 
             raise EngineError("update failed: provider error")
         self.applied = dict(self.config)
-        self.routing = {_name(o.manifest): dict(o.manifest) for o in self.routing_objects()}
+        self.routing = {_name(o.manifest): dict(o.manifest) for o in self.state_routing()}
         if self.on_up is not None:
             self.on_up(self.applied)
 
@@ -159,6 +163,10 @@ class FakeEngine:
         return found
 
     def routing_objects(self) -> list[RoutingObject]:
+        self.calls.append(("routing_objects", None))
+        return self.state_routing()
+
+    def state_routing(self) -> list[RoutingObject]:
         """The routing the last update applied: two Services and an HTTPRoute a service."""
         active, weight = self.applied["activeColor"], int(self.applied["standbyWeight"])
         standby = "green" if active == "blue" else "blue"

@@ -58,6 +58,9 @@ Fake("kubernetes:core/v1:Service", "controller", {"selector": active})
 Fake("kubernetes:core/v1:Service", "controller-preview", {"selector": standby})
 Fake("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "controller",
      {"weights": [100 - weight, weight]})
+# Whether the engine ran with its per-step checkpoints off (the program
+# inherits the CLI's environment).
+pulumi.export("skipCheckpoints", os.environ.get("PULUMI_SKIP_CHECKPOINTS", ""))
 if os.environ.get("KGOT_TEST_SLOW_PROGRAM"):
     time.sleep(float(os.environ["KGOT_TEST_SLOW_PROGRAM"]))
 """
@@ -286,3 +289,22 @@ def test_the_pack_gets_its_config(project: tuple[Path, dict[str, str]], tmp_path
     engine_with(configs[False]).preview()
     with pytest.raises(RefusedError, match=r"policy pack refused.*config-probe"):
         engine_with(configs[True]).preview()
+
+
+def test_an_in_place_update_skips_checkpoints_and_still_saves_the_state(
+    project: tuple[Path, dict[str, str]],
+) -> None:
+    path, env = project
+    stack = engine(project)
+    stack.set_config({"standbyWeight": "30"})
+    try:
+        stack.up(message="test: in place", in_place=True)
+        # The final state is saved: the engine's setting and the update's config are in it.
+        assert pulumi(env, path, "stack", "output", "skipCheckpoints").strip() == "true"
+        assert stack.last_update() is not None
+        assert stack.last_update().config["standbyWeight"] == "30"  # type: ignore[union-attr]
+    finally:
+        stack.set_config({"standbyWeight": "0"})
+        # Only that update: the next one writes its checkpoints again.
+        stack.up(message="test: back")
+    assert pulumi(env, path, "stack", "output", "skipCheckpoints").strip() == ""

@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 from kgot_contract import COLOR_LABEL
+from pulumi.automation.events import OpType
 from rollout_fakes import FakeEngine, dev_config, healthy
 from rollout_harness import Harness, make_harness
 
 from kgot_rollout._cluster import resource_path, routed_to
+from kgot_rollout._engine import ResourceStep
 from kgot_rollout._exceptions import RolloutError
 from kgot_rollout._types import ExitCode, TrafficState
 
@@ -59,19 +61,73 @@ def test_a_breach_restores_routing_through_the_api_before_the_update(harness: Ha
     # Config written first, then the API, then the targeted update.
     assert calls[applied_at - 1] == "set_config"
     assert calls[applied_at + 1 :].count("up") == 1
-    # Every colour's routing object is applied, whatever the state says.
+    # Read right after the step's update, the state is the cluster: only what
+    # the rollback moves is applied (50 % -> 0 %: the routes, not the Services).
     applied = next(c[1] for c in harness.engine.calls if c[0] == "apply_routing")
-    assert isinstance(applied, list) and len(applied) == 3 * len(SERVICES)
+    assert applied == [f"HTTPRoute/{svc}" for svc in SERVICES]
     for svc in SERVICES:
         assert route_weights(harness, svc) == {svc: 100, f"{svc}-preview": 0}
         assert harness.engine.selector_colour(svc) == "blue"
     assert harness.engine.applied_traffic == ("blue", 0)
     rolled = events(harness, "rolled-back")[0]
     assert (rolled["fast"], rolled["reconciled"], rolled["success"]) == (True, True, True)
-    assert "routing restored in the API server: 6 objects" in harness.log("rollback.log")
+    assert "routing restored in the API server: 2 objects" in harness.log("rollback.log")
     assert harness.run("status", "--json") == 0
     data = json.loads(harness.stdout)
     assert (data["inSync"], data["stateBehind"]) == (True, False)
+
+
+def test_a_breach_applies_routing_read_before_the_decision(harness: Harness) -> None:
+    """The state is read after each step's update, not between breach and restore."""
+    breach_green_at_second_step(harness)
+    code = harness.run("shift", "--to", "green", "--steps", "25,50,100", "--hold", "20")
+    assert code == ExitCode.ROLLED_BACK, harness.stderr
+    calls = [name for name, _ in harness.engine.calls]
+    applied_at = calls.index("apply_routing")
+    last_up = max(i for i, name in enumerate(calls[:applied_at]) if name == "up")
+    # One read after each step's update (two steps ran), none from the breach on.
+    assert calls[:applied_at].count("routing_objects") == 2
+    assert calls[last_up + 1] == "routing_objects"
+    assert "routing_objects" not in calls[last_up + 2 : applied_at]
+
+
+def test_a_manual_fast_rollback_reads_the_state_itself(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    assert harness.run("shift", "--to", "green", "--steps", "50", "--hold", "5") == 0
+    harness.engine.calls.clear()
+    assert harness.run("rollback", "--fast") == ExitCode.DONE, harness.stderr
+    calls = [name for name, _ in harness.engine.calls]
+    assert calls.index("routing_objects") < calls.index("apply_routing")
+    # The state may be behind the cluster here: every colour's object is applied.
+    applied = next(c[1] for c in harness.engine.calls if c[0] == "apply_routing")
+    assert isinstance(applied, list) and len(applied) == 3 * len(SERVICES)
+    assert harness.engine.selector_colour("controller") == "blue"
+
+
+def test_updates_that_only_change_routing_skip_checkpoints(harness: Harness) -> None:
+    """Steps whose preview is routing only, and every rollback update, run in place."""
+    breach_green_at_second_step(harness)
+    code = harness.run("shift", "--to", "green", "--steps", "25,50,100", "--hold", "20")
+    assert code == ExitCode.ROLLED_BACK, harness.stderr
+    ups = harness.engine.ups()
+    assert len(ups) == 3
+    assert [u["in_place"] for u in ups] == [True, True, True]
+
+
+def test_a_step_that_changes_more_than_routing_keeps_checkpoints(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.engine.extra_changes.append(
+        ResourceStep(
+            "urn:pulumi:dev::kgot-platform::kubernetes:core/v1:ConfigMap::extra",
+            "kubernetes:core/v1:ConfigMap",
+            OpType.CREATE,
+        )
+    )
+    code = harness.run(
+        "shift", "--to", "green", "--steps", "50", "--hold", "5", "--allow-non-routing"
+    )
+    assert code == 0, harness.stderr
+    assert [u["in_place"] for u in harness.engine.ups()] == [False]
 
 
 def test_a_failed_reconcile_leaves_traffic_restored_and_status_tells_the_truth(

@@ -90,8 +90,9 @@ def test_a_trickling_server_cannot_stretch_a_query_past_its_deadline() -> None:
             client.query("up")
         took = time.monotonic() - started
         stop.set()
-    # One second, not one second per byte (a per-read timeout would wait minutes).
-    assert took < 1.5
+    # One second, not one second per byte (a per-read timeout would wait
+    # minutes); the margin is for a loaded CI machine.
+    assert took < 5.0
 
 
 def test_a_server_that_never_answers_fails_within_the_deadline() -> None:
@@ -104,7 +105,8 @@ def test_a_server_that_never_answers_fails_within_the_deadline() -> None:
         started = time.monotonic()
         with pytest.raises(MetricsUnavailableError, match=r"did not answer within 0\.5s"):
             PrometheusClient(url, timeout=0.5).query_range("up", 0, 10, 1)
-        assert time.monotonic() - started < 1.0
+        # Well before the server's 10 s of silence end, with room for a loaded machine.
+        assert time.monotonic() - started < 5.0
         release.set()
 
 
