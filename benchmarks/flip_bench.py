@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kgot_rollout._automation import SKIP_CHECKPOINTS, AutomationEngine  # noqa: E402
-from kgot_rollout._cluster import RoutingObject, routed_to  # noqa: E402
+from kgot_rollout._cluster import RoutingObject, carries_live_traffic, routed_to  # noqa: E402
 from kgot_rollout._types import TrafficState  # noqa: E402
 
 PROJECT = "kgot-platform"
@@ -98,16 +98,23 @@ def fast_rollback(engine: AutomationEngine, after: TrafficState) -> tuple[float,
         if manifest is not None and manifest != obj.manifest:
             changed.append(RoutingObject(obj.urn, obj.field_manager, manifest))
     engine.set_config(after.as_config())
-    engine.apply_routing(changed)
+    # As Rollback._restore: what carries users' traffic first.
+    live = [o for o in changed if carries_live_traffic(o.manifest, after)]
+    engine.apply_routing(live)
     restored = time.monotonic() - started
-    print(f"  fast path: {len(changed)} objects restored in {restored:.2f}s", flush=True)
+    engine.apply_routing([o for o in changed if not carries_live_traffic(o.manifest, after)])
+    print(
+        f"  fast path: {len(live)} objects carrying traffic restored in {restored:.2f}s, "
+        f"all {len(changed)} in {time.monotonic() - started:.2f}s",
+        flush=True,
+    )
     reconcile = timed(
         "reconciling targeted up",
         lambda: engine.up(
             message="flip_bench: reconcile", target=[o.urn for o in objects], in_place=True
         ),
     )
-    return restored, len(changed), reconcile
+    return restored, len(live), reconcile
 
 
 def measure(services: int, pack_config: Path) -> Figures:

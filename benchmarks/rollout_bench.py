@@ -46,8 +46,10 @@ class Routed:
     def __getattr__(self, name: str) -> object:
         return getattr(self.engine, name)
 
-    def up(self, *, message: str, target: Sequence[str] | None = None) -> None:
-        self.engine.up(message=message, target=target)
+    def up(
+        self, *, message: str, target: Sequence[str] | None = None, in_place: bool = False
+    ) -> None:
+        self.engine.up(message=message, target=target, in_place=in_place)
         config = self.engine.get_config()
         active, weight = config["activeColor"], int(str(config["standbyWeight"]))
         for colour, service in self.colours.items():

@@ -234,6 +234,22 @@ def routed_to(manifest: Mapping[str, object], after: TrafficState) -> dict[str, 
     return changed
 
 
+def carries_live_traffic(manifest: Mapping[str, object], after: TrafficState) -> bool:
+    """Whether users' traffic passes through ``manifest`` once ``after`` is applied.
+
+    The HTTPRoutes and canary Ingresses carry the weights and Service ``<svc>``
+    the active colour. Service ``<svc>-preview`` reaches users only through a
+    route's weight: with the standby at 0 % it serves just the requests sent to
+    it by name (previews, smoke tests), so a rollback may apply it a moment
+    after the objects that carry users' traffic.
+    """
+    if manifest.get("kind") != SERVICE.kind or after.standby_weight > 0:
+        return True
+    metadata = _mapping(manifest.get("metadata"))
+    service = _mapping(metadata.get("labels")).get("app.kubernetes.io/name")
+    return metadata.get("name") != f"{service}-preview"
+
+
 def apply_as_owner(objects: Sequence[RoutingObject]) -> None:
     """Server-side apply each manifest as the field manager that owns it, at once.
 

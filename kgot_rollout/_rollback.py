@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from components.settings import PlatformSettings
 from kgot_rollout._clock import Clock
-from kgot_rollout._cluster import RoutingObject, routed_to
+from kgot_rollout._cluster import RoutingObject, carries_live_traffic, routed_to
 from kgot_rollout._console import Console
 from kgot_rollout._engine import Engine
 from kgot_rollout._exceptions import RefusedError, RolloutError, StackLockedError
@@ -93,7 +93,7 @@ class Rollback:
             objects = self._fast_plan(after, rollout_id) if fast else None
             self.engine.set_config(after.as_config())
             if objects:
-                restored = self._restore(objects, rollout_id)
+                restored = self._restore(objects, after, rollout_id)
             try:
                 targets = self._targets(settings, before, after, rollout_id)
                 self._up_routing(
@@ -182,11 +182,19 @@ class Rollback:
                 changed.append(RoutingObject(obj.urn, obj.field_manager, manifest))
         return changed
 
-    def _restore(self, objects: list[RoutingObject], rollout_id: str) -> bool:
-        """Apply ``objects`` through the Kubernetes API; False: the update must do it."""
+    def _restore(self, objects: list[RoutingObject], after: TrafficState, rollout_id: str) -> bool:
+        """Apply ``objects`` through the Kubernetes API; False: the update must do it.
+
+        The objects that carry users' traffic go first, in one batch: on a flip
+        of 100 services that is the 100 active Services, not the 100 preview
+        ones too (half the server-side applies before traffic is back; the
+        API server's apply, not the tool, is the cost).
+        """
         started = self.clock.monotonic()
+        live = [o for o in objects if carries_live_traffic(o.manifest, after)]
+        rest = [o for o in objects if not carries_live_traffic(o.manifest, after)]
         try:
-            self.engine.apply_routing(objects)
+            self.engine.apply_routing(live)
         except RolloutError as exc:
             self.journal.log(
                 f"fast path failed ({exc}); restoring through the targeted update",
@@ -195,9 +203,21 @@ class Rollback:
                 rollback=True,
             )
             return False
+        restored = self.clock.monotonic() - started
+        try:
+            self.engine.apply_routing(rest)
+        except RolloutError as exc:
+            # Users' traffic is back; the targeted update sets these too.
+            self.journal.log(
+                f"preview Services left to the targeted update ({exc})",
+                level="WARNING",
+                rollout=rollout_id,
+                rollback=True,
+            )
         self.journal.log(
-            f"routing restored in the API server: {len(objects)} objects in "
-            f"{self.clock.monotonic() - started:.2f}s; reconciling the stack's state",
+            f"routing restored in the API server: {len(live)} objects carrying traffic in "
+            f"{restored:.2f}s, {len(objects)} in {self.clock.monotonic() - started:.2f}s; "
+            "reconciling the stack's state",
             rollout=rollout_id,
             rollback=True,
         )

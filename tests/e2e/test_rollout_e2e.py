@@ -76,10 +76,12 @@ class RoutedEngine:
     def preview(self) -> PreviewReport:
         return self._engine.preview()
 
-    def up(self, *, message: str, target: Sequence[str] | None = None) -> None:
+    def up(
+        self, *, message: str, target: Sequence[str] | None = None, in_place: bool = False
+    ) -> None:
         if self.fail_up:
             raise EngineError(f"stack {STACK}: update failed: the backend is gone (test)")
-        self._engine.up(message=message, target=target)
+        self._engine.up(message=message, target=target, in_place=in_place)
         self.ups.append(list(target or []))
         self._route_as_configured()
 

@@ -19,7 +19,7 @@ from pulumi.automation.events import OpType
 from rollout_fakes import FakeEngine, dev_config, healthy
 from rollout_harness import Harness, make_harness
 
-from kgot_rollout._cluster import resource_path, routed_to
+from kgot_rollout._cluster import carries_live_traffic, resource_path, routed_to
 from kgot_rollout._engine import ResourceStep
 from kgot_rollout._exceptions import RolloutError
 from kgot_rollout._types import ExitCode, TrafficState
@@ -71,7 +71,9 @@ def test_a_breach_restores_routing_through_the_api_before_the_update(harness: Ha
     assert harness.engine.applied_traffic == ("blue", 0)
     rolled = events(harness, "rolled-back")[0]
     assert (rolled["fast"], rolled["reconciled"], rolled["success"]) == (True, True, True)
-    assert "routing restored in the API server: 2 objects" in harness.log("rollback.log")
+    assert "routing restored in the API server: 2 objects carrying traffic" in harness.log(
+        "rollback.log"
+    )
     assert harness.run("status", "--json") == 0
     data = json.loads(harness.stdout)
     assert (data["inSync"], data["stateBehind"]) == (True, False)
@@ -98,9 +100,11 @@ def test_a_manual_fast_rollback_reads_the_state_itself(harness: Harness) -> None
     assert harness.run("rollback", "--fast") == ExitCode.DONE, harness.stderr
     calls = [name for name, _ in harness.engine.calls]
     assert calls.index("routing_objects") < calls.index("apply_routing")
-    # The state may be behind the cluster here: every colour's object is applied.
-    applied = next(c[1] for c in harness.engine.calls if c[0] == "apply_routing")
-    assert isinstance(applied, list) and len(applied) == 3 * len(SERVICES)
+    # The state may be behind the cluster here: every colour's object is applied,
+    # those carrying users' traffic first, the preview Services (standby at 0 %) after.
+    live, rest = (c[1] for c in harness.engine.calls if c[0] == "apply_routing")
+    assert live == [f"{kind}/{svc}" for svc in SERVICES for kind in ("Service", "HTTPRoute")]
+    assert rest == [f"Service/{svc}-preview" for svc in SERVICES]
     assert harness.engine.selector_colour("controller") == "blue"
 
 
@@ -249,3 +253,24 @@ def test_no_fast_path_to_a_scaled_down_standby(harness: Harness) -> None:
     targets = harness.engine.ups()[-1]["target"]
     assert isinstance(targets, list)
     assert any(":Deployment::" in urn for urn in targets)
+
+
+@pytest.mark.parametrize(
+    ("name", "standby_weight", "carries"),
+    [
+        ("controller", 0, True),
+        ("controller-preview", 0, False),
+        # Weighted, the standby's Service is behind the route's second backend.
+        ("controller-preview", 10, True),
+    ],
+)
+def test_which_services_carry_users_traffic(name: str, standby_weight: int, carries: bool) -> None:
+    service = {
+        "kind": "Service",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "controller"}},
+        "spec": {"selector": {COLOR_LABEL: "blue"}},
+    }
+    after = TrafficState("blue", standby_weight)
+    assert carries_live_traffic(service, after) is carries
+    route = {"kind": "HTTPRoute", "metadata": {"name": "controller"}}
+    assert carries_live_traffic(route, after)
