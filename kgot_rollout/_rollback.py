@@ -191,8 +191,10 @@ class Rollback:
         API server's apply, not the tool, is the cost).
         """
         started = self.clock.monotonic()
-        live = [o for o in objects if carries_live_traffic(o.manifest, after)]
-        rest = [o for o in objects if not carries_live_traffic(o.manifest, after)]
+        live: list[RoutingObject] = []
+        rest: list[RoutingObject] = []
+        for obj in objects:
+            (live if carries_live_traffic(obj.manifest, after) else rest).append(obj)
         try:
             self.engine.apply_routing(live)
         except RolloutError as exc:
