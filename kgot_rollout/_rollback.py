@@ -163,11 +163,9 @@ class Rollback:
         try:
             objects = prepared if prepared is not None else self.engine.routing_objects()
         except RolloutError as exc:
-            self.journal.log(
+            self._warn(
                 f"fast path unavailable ({exc}); restoring through the targeted update",
-                level="WARNING",
-                rollout=rollout_id,
-                rollback=True,
+                rollout_id,
             )
             return None
         changed: list[RoutingObject] = []
@@ -198,11 +196,9 @@ class Rollback:
         try:
             self.engine.apply_routing(live)
         except RolloutError as exc:
-            self.journal.log(
+            self._warn(
                 f"fast path failed ({exc}); restoring through the targeted update",
-                level="WARNING",
-                rollout=rollout_id,
-                rollback=True,
+                rollout_id,
             )
             return False
         restored = self.clock.monotonic() - started
@@ -210,11 +206,9 @@ class Rollback:
             self.engine.apply_routing(rest)
         except RolloutError as exc:
             # Users' traffic is back; the targeted update sets these too.
-            self.journal.log(
+            self._warn(
                 f"preview Services left to the targeted update ({exc})",
-                level="WARNING",
-                rollout=rollout_id,
-                rollback=True,
+                rollout_id,
             )
         self.journal.log(
             f"routing restored in the API server: {len(live)} objects carrying traffic in "
@@ -242,12 +236,10 @@ class Rollback:
             # The colour taking traffic back ran as a scaled-down standby: scale
             # its Deployments in the same update (not instant: pods must start).
             targets += self.engine.deployment_urns(after.active)
-            self.journal.log(
+            self._warn(
                 f"{after.active} ran with standbyReplicas={settings.standby_replicas}: "
                 "scaling it back to full size with the flip",
-                level="WARNING",
-                rollout=rollout_id,
-                rollback=True,
+                rollout_id,
             )
         return targets
 
@@ -293,6 +285,10 @@ class Rollback:
             rollout=rollout_id,
             rollback=True,
         )
+
+    def _warn(self, message: str, rollout_id: str) -> None:
+        """A rollback warning in the journal: the fast path falling back, a scale-up."""
+        self.journal.log(message, level="WARNING", rollout=rollout_id, rollback=True)
 
 
 def _scales_up(settings: PlatformSettings, before: TrafficState, after: TrafficState) -> bool:
