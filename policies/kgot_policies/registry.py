@@ -6,6 +6,7 @@ from pulumi_policy import Policy
 
 from . import (
     access_control,
+    availability,
     compliance,
     network,
     pod_security,
@@ -13,11 +14,14 @@ from . import (
     supply_chain,
     traffic_safety,
     workload_hygiene,
+    workload_identity,
 )
 
 POLICIES: list[Policy] = [
     *pod_security.POLICIES,
     *workload_hygiene.POLICIES,
+    *workload_identity.POLICIES,
+    *availability.POLICIES,
     *supply_chain.POLICIES,
     *network.POLICIES,
     *access_control.POLICIES,
