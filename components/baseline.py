@@ -170,7 +170,11 @@ class ClusterBaseline(pulumi.ComponentResource):
         # whatever a future API version adds.
         deployer_rules = [
             ("apps", ["deployments", "replicasets"], write),
-            ("", ["services", "configmaps", "secrets", "serviceaccounts"], write),
+            ("", ["services", "configmaps", "serviceaccounts"], write),
+            # Secrets by name only: the provider reads and writes the ones the
+            # program declares, and listing would show every secret of the
+            # namespace (the pack's rbac-people-sensitive-grants).
+            ("", ["secrets"], ["get", "create", "update", "patch", "delete"]),
             ("", ["pods", "endpoints", "events"], read),
             ("policy", ["poddisruptionbudgets"], write),
             ("networking.k8s.io", ["ingresses", "networkpolicies"], write),

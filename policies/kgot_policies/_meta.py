@@ -34,6 +34,9 @@ _FRAMEWORK_NAMES = {
 }
 ENVIRONMENTS = ("dev", "staging", "production")
 MANDATORY = EnforcementLevel.MANDATORY
+# Policies tagged so report what a reviewer should see, not a control failure:
+# the compliance score leaves them out.
+REVIEW_TAG = "review"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from pulumi_policy import Policy
 
 from . import (
     access_control,
+    access_review,
     availability,
     compliance,
     network,
@@ -25,6 +26,7 @@ POLICIES: list[Policy] = [
     *supply_chain.POLICIES,
     *network.POLICIES,
     *access_control.POLICIES,
+    *access_review.POLICIES,
     *secrets.POLICIES,
     *compliance.POLICIES,
     *traffic_safety.POLICIES,
