@@ -57,7 +57,7 @@ def _subjects(bindings: list[KubeObject]) -> str:
 
 
 def people_grants_validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    objects = stack_objects(args)
+    objects = stack_objects(args, (*_ROLES, *_BINDINGS))
     bindings = [o for o in objects if o.kind in _BINDINGS and o.namespace is not UNKNOWN]
     for role in (o for o in objects if o.kind in _ROLES):
         grants = opened_paths(as_list(role.body.get("rules")), ACCESS_PATHS)
