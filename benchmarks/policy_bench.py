@@ -2,7 +2,9 @@
 
 For every defect in benchmarks/policy_corpus.py (the platform's hardened
 manifests with one thing broken; a first round and a second one on RBAC
-escalation paths, hidden secrets and exposure), a tool catches it when it
+escalation paths, hidden secrets and exposure) and policy_corpus_round3.py
+(autoscalers, egress isolation, any workload identity, cloud credential
+names), a tool catches it when it
 reports something new compared with the hardened manifests. For every sane
 case (public key material, names that only look secret, secrets where they
 belong), anything new it reports is a false alarm. Prints a table side by side

@@ -224,3 +224,9 @@ def workloads_of(subject: Any, binding_namespace: str | None) -> Workloads | Non
 def describe(subject: Any) -> str:
     subject = as_dict(subject)
     return f"{subject.get('kind')} {subject.get('name')}"
+
+
+def role_ref(binding_body: dict[str, Any]) -> tuple[Any, Any]:
+    """The kind and name of the role a RoleBinding or ClusterRoleBinding binds."""
+    ref = as_dict(binding_body.get("roleRef"))
+    return ref.get("kind"), ref.get("name")

@@ -94,20 +94,23 @@ DOCUMENTED_NAMES: frozenset[str] = frozenset(
         # AWS CLI: https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html
         "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN",
-        # Google Cloud: gcloud (CLOUDSDK_AUTH_ACCESS_TOKEN) and Terraform's google
-        # provider (GOOGLE_CREDENTIALS, GOOGLE_CLOUD_KEYFILE_JSON: the key's JSON):
+        # Google Cloud, Terraform's google provider (GOOGLE_CREDENTIALS and
+        # GOOGLE_CLOUD_KEYFILE_JSON hold the key's JSON itself):
         # https://registry.terraform.io/providers/hashicorp/google/latest/docs/guides/provider_reference
-        "CLOUDSDK_AUTH_ACCESS_TOKEN",
         "GOOGLE_CREDENTIALS",
         "GOOGLE_CLOUD_KEYFILE_JSON",
+        "GOOGLE_OAUTH_ACCESS_TOKEN",
         # Alibaba Cloud CLI: https://www.alibabacloud.com/help/en/cli/configure-credentials
         "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
         "ALIBABA_CLOUD_SECURITY_TOKEN",
-        # Tencent Cloud CLI/SDK: TENCENTCLOUD_SECRET_KEY.
+        # Tencent Cloud, Terraform provider and tccli:
+        # https://registry.terraform.io/providers/tencentcloudstack/tencentcloud/latest/docs
         "TENCENTCLOUD_SECRET_KEY",
         # IBM Cloud CLI: https://cloud.ibm.com/docs/cli?topic=cli-ibmcloud_env_var
         "IBMCLOUD_API_KEY",
-        # DigitalOcean doctl, Hetzner hcloud, Linode CLI, Scaleway CLI, Exoscale CLI.
+        # doctl https://docs.digitalocean.com/reference/doctl/, hcloud
+        # https://github.com/hetznercloud/cli, linode-cli https://github.com/linode/linode-cli,
+        # scw https://github.com/scaleway/scaleway-cli, exo https://github.com/exoscale/cli
         "DIGITALOCEAN_ACCESS_TOKEN",
         "HCLOUD_TOKEN",
         "LINODE_CLI_TOKEN",
@@ -117,7 +120,8 @@ DOCUMENTED_NAMES: frozenset[str] = frozenset(
         # OVH_CONSUMER_KEY: the consumer key authorizes the calls).
         "OVH_APPLICATION_SECRET",
         "OVH_CONSUMER_KEY",
-        # Cloudflare API clients and Terraform provider.
+        # Cloudflare, Terraform provider:
+        # https://registry.terraform.io/providers/cloudflare/cloudflare/latest/docs
         "CLOUDFLARE_API_TOKEN",
         "CLOUDFLARE_API_KEY",
     }

@@ -26,6 +26,7 @@ from ._rbac import (
     Workloads,
     describe,
     opened_paths,
+    role_ref,
     workloads_of,
 )
 
@@ -48,8 +49,7 @@ _ROLES = ("Role", "ClusterRole")
 
 
 def _role_ref(binding: KubeObject) -> tuple[Any, Any]:
-    role_ref = as_dict(binding.body.get("roleRef"))
-    return role_ref.get("kind"), role_ref.get("name")
+    return role_ref(binding.body)
 
 
 def cluster_admin_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:

@@ -21,9 +21,9 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from ._kube import UNKNOWN, KubeObject, as_dict, as_list
+from ._kube import UNKNOWN, KubeObject, as_list
 from ._meta import REVIEW_TAG, Controls, mapped, stack_objects
-from ._rbac import ACCESS_PATHS, BUILTIN_GRANTS, describe, opened_paths, workloads_of
+from ._rbac import ACCESS_PATHS, BUILTIN_GRANTS, describe, opened_paths, role_ref, workloads_of
 
 _ROLES = ("Role", "ClusterRole")
 _BINDINGS = ("RoleBinding", "ClusterRoleBinding")
@@ -33,8 +33,7 @@ _PEOPLE_BUILTINS = ("admin", "edit", "system:aggregate-to-admin", "system:aggreg
 
 
 def _role_ref(binding: KubeObject) -> tuple[Any, Any]:
-    role_ref = as_dict(binding.body.get("roleRef"))
-    return role_ref.get("kind"), role_ref.get("name")
+    return role_ref(binding.body)
 
 
 def _binds(binding: KubeObject, role: KubeObject) -> bool:
