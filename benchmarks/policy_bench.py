@@ -2,7 +2,9 @@
 
 For every defect in benchmarks/policy_corpus.py (the platform's hardened
 manifests with one thing broken; a first round and a second one on RBAC
-escalation paths, hidden secrets and exposure), a tool catches it when it
+escalation paths, hidden secrets and exposure) and policy_corpus_round3.py
+(autoscalers, egress isolation, any workload identity, cloud credential
+names), a tool catches it when it
 reports something new compared with the hardened manifests. For every sane
 case (public key material, names that only look secret, secrets where they
 belong), anything new it reports is a false alarm. Prints a table side by side
@@ -40,8 +42,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "policies")]
 
 from kgot_policies import evaluate  # noqa: E402
+from kgot_policies._meta import REVIEW_TAG  # noqa: E402
 from kgot_policies.registry import POLICIES  # noqa: E402
 from policy_corpus import DEFECTS, ROUND_2, SANE, Body, Defect, baselines, copied  # noqa: E402
+from policy_corpus_round3 import BASELINES_3, ROUND_3, SANE_3  # noqa: E402
+
+# Advisory findings for a reviewer (people's exec grants): shown, never a refusal.
+REVIEW_ONLY = frozenset(p.name for p in POLICIES if REVIEW_TAG in (p.tags or []))
 
 DEFAULT_CHECKOV = Path.home() / ".cache" / "kgot-platform" / "checkov-venv" / "bin" / "checkov"
 CHECKOV_FLAGS = ("-o", "json", "--skip-download", "--compact", "--quiet")
@@ -190,13 +197,15 @@ def _print_cases(
     cases: dict[str, Defect],
     ours: Callable[[str, Defect], list[str]],
     theirs: dict[str, Counter[str]] | None,
+    refusals_only: bool = False,
 ) -> Tally:
     print(f"{title}:")
     tally = Tally(total=len(cases))
     for name, case in cases.items():
         base = f"base-{case.baseline.lower()}"
         new_ours = ours(name, case)
-        tally.ours += bool(new_ours)
+        counted = [f for f in new_ours if not (refusals_only and f in REVIEW_ONLY)]
+        tally.ours += bool(counted)
         new_theirs: list[str] = []
         if theirs is not None:
             new_theirs = _new(theirs.get(name, Counter()), theirs.get(base, Counter()))
@@ -226,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parser.parse_args(argv)
 
     bases = baselines()
+    bases.update({name: build() for name, build in BASELINES_3.items()})
     groups = {f"base-{k.lower()}": v for k, v in bases.items()}
     if options.program:
         groups["program"] = program_manifests(options.program)
@@ -234,8 +244,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "round 2 defects": {
             f"{i:02d}-{_slug(d.label)}": d for i, d in enumerate(ROUND_2, len(DEFECTS) + 1)
         },
-        "sane manifests (anything new is a false alarm)": {
-            f"ok-{i:02d}-{_slug(d.label)}": d for i, d in enumerate(SANE, 1)
+        "round 3 defects": {
+            f"{i:02d}-{_slug(d.label)}": d
+            for i, d in enumerate(ROUND_3, len(DEFECTS) + len(ROUND_2) + 1)
+        },
+        "sane manifests (anything new but a review note is a false alarm)": {
+            f"ok-{i:02d}-{_slug(d.label)}": d for i, d in enumerate([*SANE, *SANE_3], 1)
         },
     }
     for cases in rounds.values():
@@ -264,14 +278,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = f"{'rule':>4}  {'case':<46} {'kgot pack: new findings':<46} Checkov: new failed checks"
     print(header)
     print("-" * len(header))
-    tallies = {title: _print_cases(title, cases, ours, theirs) for title, cases in rounds.items()}
+    tallies = {
+        title: _print_cases(title, cases, ours, theirs, refusals_only=title.startswith("sane"))
+        for title, cases in rounds.items()
+    }
     checkov = theirs is not None
-    first, second, sane = tallies.values()
+    first, second, third, sane = tallies.values()
     caught = Tally(
-        first.ours + second.ours, first.theirs + second.theirs, first.total + second.total
+        first.ours + second.ours + third.ours,
+        first.theirs + second.theirs + third.theirs,
+        first.total + second.total + third.total,
     )
     print(f"defects caught: {caught.shown(checkov)}{checkov_note}")
-    print(f"  round 1: {first.shown(checkov)}; round 2: {second.shown(checkov)}")
+    print(
+        f"  round 1: {first.shown(checkov)}; round 2: {second.shown(checkov)}; "
+        f"round 3: {third.shown(checkov)}"
+    )
     print(f"sane manifests wrongly refused: {sane.shown(checkov)}")
     # The whole platform stack (baseline, services, routing, monitoring): what
     # a scanner reports there is noise the team would have to wade through.

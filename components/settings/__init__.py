@@ -6,12 +6,19 @@ Automation API or a `Pulumi.<stack>.yaml` gives them. A bad value is one
 `SettingsError` naming every bad key, its value (`[secret]` for secrets) and
 what is allowed, raised before the program registers any resource.
 
-Modules: `_types` (what a value may be), `_service`, `_triggers`, `_stack`
-and `_platform` (the models), `_errors` (the wording), `_reading` and
+Modules: `_types` (what a value may be), `_service`, `_triggers`, `_stack`,
+`_network` and `_platform` (the models), `_errors` (the wording), `_reading` and
 `_program` (where config comes from), `schema` (JSON Schema, README reference).
 """
 
 from components.settings._errors import SettingsError
+from components.settings._network import (
+    ApiServerEgress,
+    EgressDestination,
+    EgressPort,
+    NetworkSettings,
+    ReceiverEgress,
+)
 from components.settings._platform import PlatformSettings, TrafficConfig, TrafficSettings
 from components.settings._program import check_image_build, load
 from components.settings._reading import (
@@ -64,6 +71,7 @@ __all__ = [
     "SECRET_KEYS",
     "TOP_LEVEL_KEYS",
     "AlertingSettings",
+    "ApiServerEgress",
     "BuildContext",
     "BuiltinTrigger",
     "CheckSettings",
@@ -73,13 +81,17 @@ __all__ = [
     "CpuTrigger",
     "CustomTrigger",
     "EdgeSettings",
+    "EgressDestination",
+    "EgressPort",
     "Environment",
     "ErrorRateTrigger",
     "ImageSettings",
     "KeylessIdentity",
     "LatencyTrigger",
     "MonitoringSettings",
+    "NetworkSettings",
     "PlatformSettings",
+    "ReceiverEgress",
     "RollbackTriggers",
     "Secret",
     "SecurityThresholds",

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field, PrivateAttr, ValidationInfo, model_v
 
 from components.labels import ALERTMANAGER, ALERTMANAGER_PEERS, GRAFANA, PROMETHEUS
 from components.settings._errors import config_error
+from components.settings._network import NetworkSettings
 from components.settings._service import ServiceSettings
 from components.settings._stack import (
     AlertingSettings,
@@ -163,6 +164,10 @@ class PlatformSettings(TrafficConfig):
     checks: CheckSettings = Field(
         default_factory=CheckSettings, description="post-deploy checks (PostDeployChecks)"
     )
+    network: NetworkSettings = Field(
+        default_factory=NetworkSettings,
+        description="where pods may send traffic beyond the platform's own rules",
+    )
     slack_webhook_url: SlackWebhook | None = Field(
         default=None, description="Slack incoming webhook; enables the Slack receiver"
     )
@@ -284,4 +289,9 @@ class PlatformSettings(TrafficConfig):
     @model_validator(mode="after")
     def _images_for_services(self) -> Self:
         self.images.check_services(self.service_map)
+        return self
+
+    @model_validator(mode="after")
+    def _egress_from_services(self) -> Self:
+        self.network.check_services(self.service_map)
         return self

@@ -23,6 +23,7 @@ from detect_secrets.plugins.keyword import KeywordDetector
 from detect_secrets.util.filetype import determine_file_type
 
 from ._public import decoded_pem, is_public_label, pem_labels, without_public_material
+from ._secret_names import WEBHOOK, is_secret_name, normalized_name
 
 # Public IPs are addresses, not credentials.
 _SKIPPED_DETECTORS = frozenset({"IPPublicDetector"})
@@ -71,39 +72,6 @@ _BASIC = re.compile(
 )
 # .netrc: machine <host> login <user> password <password>
 _NETRC = re.compile(r"\bmachine\s+\S+(?:\s+login\s+\S+)?\s+password\s+(\S+)")
-# Variable names that say "the value is a secret" (names are normalized first:
-# camelCase split, separators turned into _, upper case).
-SECRET_NAME = re.compile(
-    r"PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIALS?"
-    r"|WEBHOOK_?URL|AUTH_?KEY|SIGNING_?KEY|ENCRYPTION_?KEY|SESSION_?KEY|MASTER_?KEY"
-    r"|(?:^|_)(?:PASS|PWD)(?:_|$)"
-)
-# ...unless the name says it is only about the secret: where it is, how long it
-# lives, who it is for, who issued it.
-_NOT_SECRET_NAME = re.compile(
-    r"_(FILE|PATH|DIR|NAME|ENABLED?|DISABLED|REQUIRED|TTL|TIMEOUT|REF|TYPE|MODE|STDIN"
-    r"|URL|URI|ENDPOINT|HOST|PORT|HEADER|LENGTH|SIZE|COUNT|LIMIT|AUDIENCES?|AUD|ISSUER|ISS"
-    r"|EXPIRY|EXPIRES|EXPIRATION|LIFETIME|DURATION|INTERVAL|PERIOD|AGE|SECONDS"
-    r"|ALGORITHM|ALG|KID|PROVIDER|STORE|BACKEND|SCOPES?|POLICY|ROTATION|VERSION"
-    r"|FORMAT|ENCODING|PREFIX|REALM|SUBJECT|CLAIMS?|KIND|LOCATION|SOURCE|MOUNT|NAMESPACE"
-    r"|ARN|USER|USERNAME|CERT|CERTIFICATE|FINGERPRINT)$"
-    # An identifier (ACCESS_KEY_ID, SIGNING_KEY_ID), but a Vault SECRET_ID is a secret.
-    r"|(?<!_SECRET)(?<!^SECRET)_ID$"
-    # The name of a Kubernetes Secret that holds it (TLS_SECRET, IMAGE_PULL_SECRET).
-    r"|(PULL|TLS|PASSWORD|TOKEN|CREDENTIALS?|KEY)_SECRETS?$|TOKENI[SZ]"
-    r"|^(EXISTING|USE|ENABLE|DISABLE|REQUIRE|SKIP|ALLOW|NUM|MIN|MAX)_"
-    # Public by design, or only a fingerprint of the secret.
-    r"|PUBLIC|PUBLISHABLE|CHECKSUM|DIGEST|HASH"
-)
-_WEBHOOK = re.compile(r"WEBHOOK")
-_WEBHOOK_ADDRESS = re.compile(r"_(URL|URI|ENDPOINT)$")
-_FILE_SUFFIX = re.compile(r"_(FILE|PATH)$")
-_FILE_EXTENSION = re.compile(
-    r"(?<=.)\.(pem|crt|cer|der|key|pub|txt|json|ya?ml|env|conf|cfg|ini|toml|properties|xml)$",
-    re.IGNORECASE,
-)
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_SEPARATORS = re.compile(r"[^A-Za-z0-9]+")
 # `key: value`, `key = value`, `"key": "value"`, `export KEY=value` in a config file.
 _ASSIGNMENT = re.compile(
     r"""^[\s{\[,]*-?\s*(?:export\s+)?["']?([A-Za-z0-9_.-]+)["']?\s*[:=]\s*["']?([^"'\s#,]+)"""
@@ -268,35 +236,12 @@ def _file_assignments(text: str, filename: str) -> list[str]:
     return kinds
 
 
-def _normalized(name: str) -> str:
-    """DB_PASSWORD, db-password, dbPassword, example.com/db.password -> DB_PASSWORD.
-
-    An annotation's DNS prefix (example.com/) names its owner, not the value.
-    """
-    prefix, slash, rest = name.rpartition("/")
-    if slash and "." in prefix:
-        name = rest
-    # A file's extension says what format it is in, not what it is.
-    name = _FILE_EXTENSION.sub("", name)
-    return _SEPARATORS.sub("_", _CAMEL.sub("_", name)).strip("_").upper()
-
-
-def is_secret_name(name: str) -> bool:
-    normalized = _normalized(name)
-    if not SECRET_NAME.search(normalized) or _FILE_SUFFIX.search(normalized):
-        return False
-    if not _NOT_SECRET_NAME.search(normalized):
-        return True
-    # A webhook's URL is its credential.
-    return bool(_WEBHOOK.search(normalized) and _WEBHOOK_ADDRESS.search(normalized))
-
-
 def _is_literal_secret(name: str, value: str) -> bool:
     if not is_secret_name(name) or len(value) < 4 or is_reference(value):
         return False
     # A plain URL under a secret-sounding name is where the secret lives,
     # unless it is a webhook (whose URL is the credential).
-    return not _URL.match(value) or bool(_WEBHOOK.search(_normalized(name)))
+    return not _URL.match(value) or bool(WEBHOOK.search(normalized_name(name)))
 
 
 def _words(parts: Iterable[str]) -> list[str]:

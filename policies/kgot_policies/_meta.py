@@ -34,6 +34,9 @@ _FRAMEWORK_NAMES = {
 }
 ENVIRONMENTS = ("dev", "staging", "production")
 MANDATORY = EnforcementLevel.MANDATORY
+# Policies tagged so report what a reviewer should see, not a control failure:
+# the compliance score leaves them out.
+REVIEW_TAG = "review"
 
 
 @dataclass(frozen=True)
@@ -162,10 +165,15 @@ def pod_rule(check: PodCheck) -> Callable[[ResourceValidationArgs, ReportViolati
     return validate
 
 
-def stack_objects(args: StackValidationArgs) -> list[KubeObject]:
-    """Every Kubernetes object the stack declares."""
+def stack_objects(
+    args: StackValidationArgs, kinds: Collection[str] | None = None
+) -> list[KubeObject]:
+    """Every Kubernetes object the stack declares; with kinds, only objects of those kinds
+    (the others' inputs are not copied)."""
     objects = []
     for resource in args.resources:
+        if kinds is not None and declared_kind(resource.resource_type, resource.props) not in kinds:
+            continue
         namespace = None
         if resource.provider is not None:
             declared = as_dict(plain(resource.provider.props)).get("namespace")

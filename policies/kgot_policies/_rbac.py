@@ -125,20 +125,24 @@ _WORKLOADS = (
     "pods deployments replicasets statefulsets daemonsets jobs cronjobs "
     "replicationcontrollers podtemplates"
 )
-# Judged on what binds the role: fine for the people and pipelines that
-# deploy, an escalation path when a workload's own token holds it.
-WORKLOAD_PATHS: tuple[Path, ...] = (
+# Judged on what binds the role: fine for people, an escalation path when
+# any service account's token holds it (a workload of the stack, a pod
+# elsewhere, a token minted later).
+ACCESS_PATHS: tuple[Path, ...] = (
     _path("", "pods/exec", ["create", "get"], "runs commands in other pods"),
     _path("", "pods/attach", ["create", "get"], "attaches to other pods"),
     _path("", "pods/ephemeralcontainers", ["update", "patch"], "a debug container in any pod"),
     _path("", "secrets", READ_ALL, "every secret of the namespace"),
-    _path(
-        ",apps,batch,extensions",
-        _WORKLOADS,
-        ["create", "update", "patch"],
-        "workload creation: runs as any service account, mounts any secret",
-    ),
 )
+# Fine for the people and pipelines that deploy (an in-cluster CI runner's
+# account included); an escalation path when a workload of the stack holds it.
+CREATION_PATH = _path(
+    ",apps,batch,extensions",
+    _WORKLOADS,
+    ["create", "update", "patch"],
+    "workload creation: runs as any service account, mounts any secret",
+)
+WORKLOAD_PATHS: tuple[Path, ...] = (*ACCESS_PATHS, CREATION_PATH)
 
 
 def opened_paths(rules: Iterable[Any], paths: Iterable[Path]) -> list[str]:
@@ -220,3 +224,9 @@ def workloads_of(subject: Any, binding_namespace: str | None) -> Workloads | Non
 def describe(subject: Any) -> str:
     subject = as_dict(subject)
     return f"{subject.get('kind')} {subject.get('name')}"
+
+
+def role_ref(binding_body: dict[str, Any]) -> tuple[Any, Any]:
+    """The kind and name of the role a RoleBinding or ClusterRoleBinding binds."""
+    ref = as_dict(binding_body.get("roleRef"))
+    return ref.get("kind"), ref.get("name")

@@ -17,13 +17,16 @@ from pulumi_policy import (
 from ._kube import UNKNOWN, KubeObject, as_dict, as_list, service_account_of
 from ._meta import MANDATORY, Controls, config, kube, mapped, stack_objects
 from ._rbac import (
+    ACCESS_PATHS,
     BROAD_ROLES,
     BUILTIN_GRANTS,
     ESCALATION_PATHS,
     WORKLOAD_PATHS,
+    Path,
     Workloads,
     describe,
     opened_paths,
+    role_ref,
     workloads_of,
 )
 
@@ -46,8 +49,7 @@ _ROLES = ("Role", "ClusterRole")
 
 
 def _role_ref(binding: KubeObject) -> tuple[Any, Any]:
-    role_ref = as_dict(binding.body.get("roleRef"))
-    return role_ref.get("kind"), role_ref.get("name")
+    return role_ref(binding.body)
 
 
 def cluster_admin_validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -157,21 +159,27 @@ privilege_escalation = ResourceValidationPolicy(
 # ---- what bindings hand to workloads ------------------------------------------------------
 
 
-def _grants(binding: KubeObject, roles: dict[tuple[str, str | None, str], KubeObject]) -> list[str]:
+# What no service account may hold, and what the accounts the stack's pods run as may not.
+_ANY_ACCOUNT_PATHS = (*ACCESS_PATHS, *ESCALATION_PATHS)
+_WORKLOAD_PATHS = (*WORKLOAD_PATHS, *ESCALATION_PATHS)
+
+
+def _grants(
+    binding: KubeObject,
+    roles: dict[tuple[str, str | None, str], KubeObject],
+    paths: tuple[Path, ...],
+) -> list[str]:
     kind, name = _role_ref(binding)
     role = roles.get((str(kind), binding.namespace if kind == "Role" else None, str(name)))
     if role is not None:
-        rules = as_list(role.body.get("rules"))
-        return opened_paths(rules, (*WORKLOAD_PATHS, *ESCALATION_PATHS))
+        return opened_paths(as_list(role.body.get("rules")), paths)
     if kind == "ClusterRole" and name in BUILTIN_GRANTS:
         return [f"{BUILTIN_GRANTS[name]} (built-in ClusterRole {name})"]
     return []
 
 
-def _who(
-    subject: Any, workloads: Workloads, used: dict[tuple[str | None, str], KubeObject]
-) -> str | None:
-    """How a message names the workloads a subject reaches; None when it reaches none."""
+def _who(subject: Any, workloads: Workloads, used: dict[tuple[str | None, str], KubeObject]) -> str:
+    """How a message names the workloads a subject reaches."""
     if workloads.every is not None:
         return f"{describe(subject)}, that is {workloads.every},"
     assert workloads.account is not None
@@ -181,7 +189,13 @@ def _who(
         return f"service account {account} (used by {workload.ref})"
     if account == "default":
         return f"service account default of {namespace}, the identity of every pod that names none,"
-    return None
+    # No workload of this stack runs as it, but a service account is a
+    # workload identity all the same: a pod elsewhere in the namespace, or a
+    # token minted for it later, holds the grant.
+    return (
+        f"service account {account} of {namespace} (a workload identity, whichever pod or "
+        "token uses it)"
+    )
 
 
 def workload_grants_validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -205,26 +219,31 @@ def workload_grants_validate(args: StackValidationArgs, report_violation: Report
         ]
         if not reached:
             continue
-        grants = _grants(binding, roles)
-        if not grants:
-            continue
         kind, name = _role_ref(binding)
         for subject, workloads in reached:
             if binding.namespace is UNKNOWN:
                 continue
+            # Workload creation is a deployer's grant: refused for the accounts
+            # the stack's pods run as (and groups of every account), not for
+            # an account no pod here uses, such as an in-cluster CI runner's.
+            account = workloads.account
+            deployer = account is not None and account not in used and account[1] != "default"
+            grants = _grants(binding, roles, _ANY_ACCOUNT_PATHS if deployer else _WORKLOAD_PATHS)
+            if not grants:
+                continue
             who = _who(subject, workloads, used)
-            if who is not None:
-                report_violation(
-                    f"{binding.ref}: gives {who} {'; '.join(grants)} via {kind} {name}.",
-                    binding.urn,
-                )
+            report_violation(
+                f"{binding.ref}: gives {who} {'; '.join(grants)} via {kind} {name}.",
+                binding.urn,
+            )
 
 
 workload_sensitive_grants = StackValidationPolicy(
     name="rbac-workload-sensitive-grants",
-    description="Workload identities (their service accounts, the default account, and groups "
-    "that hold every service account) get no pods/exec, pods/attach, ephemeral containers, "
-    "secrets list/watch, workload creation or other escalation path.",
+    description="No service account (whether or not a pod of the stack runs as it) and no group "
+    "holding every service account gets pods/exec, pods/attach, ephemeral containers, secrets "
+    "list/watch or another escalation path; the accounts the stack's pods run as get no "
+    "workload creation either.",
     validate=workload_grants_validate,
     enforcement_level=MANDATORY,
     severity=Severity.HIGH,
@@ -237,7 +256,8 @@ workload_sensitive_grants = StackValidationPolicy(
         ),
         "rbac",
     ),
-    remediation_steps="Bind workload service accounts only to roles with the reads they need; "
+    remediation_steps="Bind service accounts only to roles with the reads they need (a person's "
+    "access goes to a User or Group, never to a service account); "
     "read single secrets by name (get) or mount them; never bind system:serviceaccounts, "
     "system:serviceaccounts:<namespace> or system:authenticated to such a role.",
 )

@@ -20,7 +20,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from ._meta import FRAMEWORKS, Controls, config, controls_of, mapped
+from ._meta import FRAMEWORKS, REVIEW_TAG, Controls, config, controls_of, mapped
 
 COMPLIANCE_DEFAULTS: dict[str, Any] = {
     "frameworks": list(FRAMEWORKS),
@@ -36,7 +36,11 @@ def framework_scores(
     from . import evaluate
     from .registry import POLICIES
 
-    others = [p for p in POLICIES if p.name != compliance_score.name]
+    # Review findings (people's sensitive grants) are for a reviewer's eyes,
+    # not evidence that a control failed.
+    others = [
+        p for p in POLICIES if p.name != compliance_score.name and REVIEW_TAG not in (p.tags or [])
+    ]
     failed_by: dict[str, set[str]] = defaultdict(set)
     for violation in evaluate.run(others, args.resources, policy_config):
         failed_by[violation.policy].add(violation.message)

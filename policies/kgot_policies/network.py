@@ -15,7 +15,16 @@ from pulumi_policy import (
 )
 
 from ._kube import UNKNOWN, KubeObject, as_dict, as_list, labels_match
-from ._meta import MANDATORY, Controls, config, kube, mapped, stack_objects
+from ._meta import (
+    ENVIRONMENT_SCHEMA,
+    MANDATORY,
+    Controls,
+    config,
+    environment,
+    kube,
+    mapped,
+    stack_objects,
+)
 
 # ---- 26. NetworkPolicy coverage and default deny ------------------------------------------
 
@@ -42,21 +51,48 @@ def is_default_deny(policy: KubeObject, direction: str) -> bool:
     return not as_list(policy.spec.get(direction.lower()))
 
 
+def isolates_egress(policy: KubeObject) -> bool:
+    """Selects every pod and lists Egress: every pod's egress is denied but for its rules.
+
+    A policy listing Egress with no egress rule denies all egress; one with
+    rules allows only them. Either way the pods are isolated (the allow rules
+    other policies add are the namespace's whole egress), not a gap.
+    """
+    return _selects_all(policy.spec.get("podSelector")) and "Egress" in _policy_types(policy)
+
+
+# Where every pod's egress must be denied unless a NetworkPolicy allows it.
+EGRESS_ISOLATED_ENVIRONMENTS = ("staging", "production")
+
+
+def _require_egress_isolation(settings: dict[str, Any]) -> bool:
+    declared = settings.get("requireEgressDeny")
+    if isinstance(declared, bool):
+        return declared
+    return environment(settings) in EGRESS_ISOLATED_ENVIRONMENTS
+
+
 def network_policy_validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    settings = config(args, {"requireEgressDeny": False})
+    settings = config(args, {})
     objects = stack_objects(args)
     policies = [o for o in objects if o.kind == "NetworkPolicy"]
     workloads = [o for o in objects if o.pod_spec() is not None]
-    directions = ["Ingress", "Egress"] if settings["requireEgressDeny"] else ["Ingress"]
+    egress = _require_egress_isolation(settings)
     for namespace in sorted({str(w.namespace) for w in workloads}):
         local = [p for p in policies if str(p.namespace) == namespace]
-        for direction in directions:
-            if not any(is_default_deny(p, direction) for p in local):
-                report_violation(
-                    f"Namespace {namespace} has no default-deny {direction} NetworkPolicy "
-                    "(podSelector {} with no rules).",
-                    None,
-                )
+        if not any(is_default_deny(p, "Ingress") for p in local):
+            report_violation(
+                f"Namespace {namespace} has no default-deny Ingress NetworkPolicy "
+                "(podSelector {} with no rules).",
+                None,
+            )
+        if egress and not any(isolates_egress(p) for p in local):
+            report_violation(
+                f"Namespace {namespace} leaves its pods' egress open: no NetworkPolicy with "
+                "podSelector {} lists Egress in policyTypes, so every pod may call anything "
+                "(required in staging and production).",
+                None,
+            )
     for workload in workloads:
         labels = workload.pod_metadata().get("labels")
         if labels is UNKNOWN:
@@ -72,21 +108,24 @@ def network_policy_validate(args: StackValidationArgs, report_violation: ReportV
 
 network_policy_coverage = StackValidationPolicy(
     name="network-policy-coverage",
-    description="Every namespace with workloads has a default-deny NetworkPolicy and every "
-    "workload is selected by some NetworkPolicy.",
+    description="Every namespace with workloads has a default-deny NetworkPolicy (egress too in "
+    "staging and production: every pod's egress denied unless a NetworkPolicy allows it) and "
+    "every workload is selected by some NetworkPolicy.",
     validate=network_policy_validate,
     enforcement_level=MANDATORY,
     severity=Severity.HIGH,
     **mapped(Controls(26, cis=("5.3.2",), nist=("AC-4", "SC-7"), soc2=("CC6.6",)), "network"),
     remediation_steps="Add a NetworkPolicy with podSelector: {} and policyTypes [Ingress, Egress] "
-    "and no rules, then NetworkPolicies allowing each service's real traffic.",
+    "and no rules, then NetworkPolicies allowing each service's real traffic (DNS, the calls "
+    "it makes, scraping); the program adds a team's destinations from network.egress.",
     config_schema=PolicyConfigSchema(
         properties={
+            "environment": ENVIRONMENT_SCHEMA,
             "requireEgressDeny": {
                 "type": "boolean",
-                "default": False,
-                "description": "Also require a default-deny Egress policy.",
-            }
+                "description": "Require egress isolation (a podSelector {} policy listing "
+                "Egress); unset: required in staging and production.",
+            },
         }
     ),
 )

@@ -6,6 +6,8 @@ from pulumi_policy import Policy
 
 from . import (
     access_control,
+    access_review,
+    availability,
     compliance,
     network,
     pod_security,
@@ -13,14 +15,18 @@ from . import (
     supply_chain,
     traffic_safety,
     workload_hygiene,
+    workload_identity,
 )
 
 POLICIES: list[Policy] = [
     *pod_security.POLICIES,
     *workload_hygiene.POLICIES,
+    *workload_identity.POLICIES,
+    *availability.POLICIES,
     *supply_chain.POLICIES,
     *network.POLICIES,
     *access_control.POLICIES,
+    *access_review.POLICIES,
     *secrets.POLICIES,
     *compliance.POLICIES,
     *traffic_safety.POLICIES,

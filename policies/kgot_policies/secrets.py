@@ -24,9 +24,10 @@ from pulumi_policy import (
     Severity,
 )
 
-from ._detect import find_secret_kinds, find_secret_kinds_in_command, is_secret_name
+from ._detect import find_secret_kinds, find_secret_kinds_in_command
 from ._kube import Container, KubeObject, as_dict, as_list, containers, dig
 from ._meta import Controls, kube, mapped
+from ._secret_names import is_secret_name
 
 # Tooling annotations that copy the whole object: its fields are scanned where they sit.
 _SKIPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})

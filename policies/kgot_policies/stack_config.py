@@ -43,6 +43,8 @@ def pack_config(
         "traffic-shift-safety": dict(images),
         "workload-replicas-production": {"environment": environment},
         "workload-disruption-budget": {"environment": environment},
+        # Egress isolation is required in staging and production.
+        "network-policy-coverage": {"environment": environment},
         "vulnerability-thresholds": {
             "enabled": bool(trivy_reports),
             "reportPaths": list(trivy_reports),

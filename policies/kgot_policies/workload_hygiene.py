@@ -1,10 +1,12 @@
-"""Workload hygiene: how pods run, scale, are labelled and named (rules 18, 20-25)."""
+"""Workload hygiene: how containers run, how objects are labelled, named and versioned.
+
+Rules 18, 20, 21, 24 and 25; the service account (22) is `workload_identity`,
+replicas and disruption budgets (23) are `availability`.
+"""
 
 from __future__ import annotations
 
-import math
 import re
-from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -13,32 +15,24 @@ from pulumi_policy import (
     ResourceValidationArgs,
     ResourceValidationPolicy,
     Severity,
-    StackValidationArgs,
-    StackValidationPolicy,
 )
 
 from ._kube import (
     CLUSTER_SCOPED_KINDS,
-    REPLICATED_KINDS,
     UNKNOWN,
     KubeObject,
     as_dict,
     as_list,
     containers,
-    labels_match,
-    service_account_of,
 )
 from ._meta import (
-    ENVIRONMENT_SCHEMA,
     MANDATORY,
     Controls,
     PodSpec,
     config,
-    environment,
     kube,
     mapped,
     pod_rule,
-    stack_objects,
 )
 
 # ---- 18. read-only root filesystem --------------------------------------------------------
@@ -146,214 +140,6 @@ probes = ResourceValidationPolicy(
     **mapped(Controls(21, nist=("SI-6", "CP-10"), soc2=("A1.2", "CC7.2")), "hygiene"),
     remediation_steps="Add a readinessProbe (ready to serve: dependencies reachable) and a "
     "livenessProbe (process alive: cheap endpoint, longer period/threshold).",
-)
-
-# ---- 22. service account token and the default service account ----------------------------
-
-NEEDS_API_ANNOTATION = "kgot.io/needs-kubernetes-api"
-
-
-def _declares_api_need(obj: KubeObject) -> bool:
-    for declared in (obj.annotations, as_dict(obj.pod_metadata().get("annotations"))):
-        if str(declared.get(NEEDS_API_ANNOTATION, "")).lower() == "true":
-            return True
-    return False
-
-
-def service_account_validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    objects = stack_objects(args)
-    accounts = {(o.namespace, o.name): o for o in objects if o.kind == "ServiceAccount"}
-    for obj in objects:
-        pod = obj.pod_spec()
-        if pod is None:
-            continue
-        account = service_account_of(pod)
-        if account is UNKNOWN:
-            continue
-        if account == "default":
-            report_violation(
-                f"{obj.ref}: pods run as the namespace's default service account.", obj.urn
-            )
-        automount = pod.get("automountServiceAccountToken")
-        if automount is None and (obj.namespace, account) in accounts:
-            automount = accounts[(obj.namespace, account)].body.get("automountServiceAccountToken")
-        if automount is UNKNOWN or automount is False or _declares_api_need(obj):
-            continue
-        report_violation(
-            f"{obj.ref}: pods mount an API token (service account {account}) without "
-            f"declaring {NEEDS_API_ANNOTATION}: 'true'.",
-            obj.urn,
-        )
-
-
-service_account_token = StackValidationPolicy(
-    name="workload-service-account",
-    description="Workloads use their own service account and mount no API token unless they "
-    f"declare {NEEDS_API_ANNOTATION}: 'true'.",
-    validate=service_account_validate,
-    enforcement_level=MANDATORY,
-    severity=Severity.MEDIUM,
-    **mapped(
-        Controls(
-            22, cis=("5.1.5", "5.1.6"), nist=("AC-2", "AC-6", "IA-5"), soc2=("CC6.1", "CC6.3")
-        ),
-        "hygiene",
-    ),
-    remediation_steps="Give each workload its own ServiceAccount, set "
-    "automountServiceAccountToken: false on it or the pod, and annotate the workload "
-    f"{NEEDS_API_ANNOTATION}: 'true' only when it calls the Kubernetes API.",
-)
-
-# ---- 23. replicas and disruption budgets --------------------------------------------------
-
-REPLICA_DEFAULTS: dict[str, Any] = {"minReplicas": 2}
-
-
-def replicas_validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    settings = config(args, REPLICA_DEFAULTS)
-    if environment(settings) != "production":
-        return
-    from .traffic_safety import idle_colours
-
-    objects = stack_objects(args)
-    # A standby colour without weight serves nothing, so it may run scaled
-    # down (standbyReplicas); traffic-shift-safety refuses to route to it
-    # before it is back at full size.
-    idle = idle_colours(objects)
-    minimum = int(settings["minReplicas"])
-    for obj in objects:
-        if obj.kind not in REPLICATED_KINDS or obj.urn in idle:
-            continue
-        replicas = obj.spec.get("replicas", 1)
-        if isinstance(replicas, int) and replicas < minimum:
-            report_violation(
-                f"{obj.ref}: runs {replicas} replica(s) in production; at least {minimum} "
-                "keep it available through a node loss.",
-                obj.urn,
-            )
-
-
-replicas_minimum = StackValidationPolicy(
-    name="workload-replicas-production",
-    description="Production workloads that serve traffic run at least minReplicas (2) replicas.",
-    validate=replicas_validate,
-    enforcement_level=MANDATORY,
-    severity=Severity.MEDIUM,
-    **mapped(Controls(23, nist=("CP-10", "SC-5"), soc2=("A1.1", "A1.2")), "availability"),
-    remediation_steps="Raise spec.replicas to at least minReplicas in the production stack.",
-    config_schema=PolicyConfigSchema(
-        properties={
-            "environment": ENVIRONMENT_SCHEMA,
-            "minReplicas": {"type": "integer", "minimum": 1, "default": 2},
-        }
-    ),
-)
-
-
-def _allowed_disruptions(budget: dict[str, Any], pods: int) -> int | None:
-    """Disruptions a PDB spec allows over this many pods (None when unreadable)."""
-
-    def resolve(value: Any, round_up: bool) -> int | None:
-        if isinstance(value, bool) or value is UNKNOWN:
-            return None
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str) and re.fullmatch(r"\d+%", value):
-            share = int(value[:-1]) * pods / 100
-            return math.ceil(share) if round_up else math.floor(share)
-        if isinstance(value, str) and value.isdigit():
-            return int(value)
-        return None
-
-    if "maxUnavailable" in budget:
-        unavailable = resolve(budget["maxUnavailable"], round_up=True)
-        return None if unavailable is None else min(unavailable, pods)
-    if "minAvailable" in budget:
-        available = resolve(budget["minAvailable"], round_up=True)
-        return None if available is None else max(pods - available, 0)
-    # Neither field: nothing to judge statically.
-    return None
-
-
-def forbids_every_disruption(budget: dict[str, Any]) -> bool:
-    """maxUnavailable 0 or minAvailable 100%: no eviction, however many pods it selects."""
-    if "maxUnavailable" in budget:
-        return budget["maxUnavailable"] in (0, "0", "0%")
-    return budget.get("minAvailable") == "100%"
-
-
-def disruption_budget_validate(
-    args: StackValidationArgs, report_violation: ReportViolation
-) -> None:
-    settings = config(args, {})
-    production = environment(settings) == "production"
-    objects = stack_objects(args)
-    budgets = [o for o in objects if o.kind == "PodDisruptionBudget"]
-    workloads = [o for o in objects if o.kind in REPLICATED_KINDS]
-    for budget in budgets:
-        # Judged on the budget alone: its pods may be another stack's.
-        if forbids_every_disruption(budget.spec):
-            report_violation(
-                f"{budget.ref}: allows no voluntary disruption of any pod it selects, which "
-                "blocks node drains and upgrades.",
-                budget.urn,
-            )
-            continue
-        selected = [
-            w
-            for w in workloads
-            if w.namespace == budget.namespace
-            and labels_match(budget.spec.get("selector"), as_dict(w.pod_metadata().get("labels")))
-        ]
-        replicas = [w.spec.get("replicas", 1) for w in selected]
-        if any(not isinstance(r, int) for r in replicas):
-            continue
-        pods = sum(replicas) if production else 100
-        # Outside production the pod count varies by design (one replica, a
-        # standby scaled down), so only a budget that blocks or allows every
-        # disruption whatever the count is refused; 100 pods stands for "any".
-        allowed = _allowed_disruptions(budget.spec, pods)
-        if allowed is None or pods == 0:
-            continue
-        if allowed < 1:
-            report_violation(
-                f"{budget.ref}: allows no voluntary disruption of its {pods} pod(s), which "
-                "blocks node drains and upgrades.",
-                budget.urn,
-            )
-        elif allowed >= pods:
-            report_violation(
-                f"{budget.ref}: allows all {pods} pod(s) to be disrupted at once.", budget.urn
-            )
-    if not production:
-        return
-    for workload in workloads:
-        replicas = workload.spec.get("replicas", 1)
-        if replicas is UNKNOWN or replicas == 0:
-            continue
-        labels = as_dict(workload.pod_metadata().get("labels"))
-        covered = any(
-            b.namespace == workload.namespace and labels_match(b.spec.get("selector"), labels)
-            for b in budgets
-        )
-        if not covered:
-            report_violation(
-                f"{workload.ref}: no PodDisruptionBudget selects its pods.", workload.urn
-            )
-
-
-disruption_budget = StackValidationPolicy(
-    name="workload-disruption-budget",
-    description="Production workloads are covered by a PodDisruptionBudget that allows at least "
-    "one disruption and not all; no budget forbids every disruption, whether or not its pods "
-    "are in the stack.",
-    validate=disruption_budget_validate,
-    enforcement_level=MANDATORY,
-    severity=Severity.MEDIUM,
-    **mapped(Controls(23, nist=("CP-10", "SC-5"), soc2=("A1.1", "A1.2")), "availability"),
-    remediation_steps="Add a PodDisruptionBudget selecting the service's pods with maxUnavailable: "
-    "1 (or minAvailable below the replica count).",
-    config_schema=PolicyConfigSchema(properties={"environment": ENVIRONMENT_SCHEMA}),
 )
 
 # ---- 24. labels, namespace, bare pods -----------------------------------------------------
@@ -474,9 +260,6 @@ POLICIES = [
     read_only_root_filesystem,
     resource_requests_limits,
     probes,
-    service_account_token,
-    replicas_minimum,
-    disruption_budget,
     recommended_labels,
     no_default_namespace,
     no_bare_pods,

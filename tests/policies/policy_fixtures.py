@@ -44,6 +44,7 @@ TYPE = {
     "NetworkPolicy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
     "Ingress": "kubernetes:networking.k8s.io/v1:Ingress",
     "PodDisruptionBudget": "kubernetes:policy/v1:PodDisruptionBudget",
+    "HorizontalPodAutoscaler": "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
     "Role": "kubernetes:rbac.authorization.k8s.io/v1:Role",
     "ClusterRole": "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
     "RoleBinding": "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",

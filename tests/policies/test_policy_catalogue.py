@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from kgot_policies import evaluate
-from kgot_policies._meta import controls_of, rule_of
+from kgot_policies._meta import REVIEW_TAG, controls_of, rule_of
 from kgot_policies.registry import POLICIES, by_name
 from kgot_policies.stack_config import pack_config
 from policy_fixtures import DIGEST, as_resources, obj, platform_objects, pod_spec_of
@@ -41,7 +41,14 @@ def test_policy_is_documented(policy: Any) -> None:
     assert policy.framework is not None and policy.framework.name
     controls = controls_of(policy)
     assert any(controls.values())
-    if rule_of(policy) in MANDATORY_RULES:
+    if REVIEW_TAG in policy.tags:
+        # A review policy shows what a mandatory one of its rule allows (people's grants).
+        assert policy.enforcement_level == EnforcementLevel.ADVISORY
+        assert any(
+            rule_of(p) == rule_of(policy) and p.enforcement_level == EnforcementLevel.MANDATORY
+            for p in POLICIES
+        )
+    elif rule_of(policy) in MANDATORY_RULES:
         assert policy.enforcement_level == EnforcementLevel.MANDATORY
 
 

@@ -72,7 +72,107 @@ def test_egress_deny_is_configurable() -> None:
     found = violations(
         net.network_policy_coverage, [app, ingress_only], {"requireEgressDeny": True}
     )
-    assert any("default-deny Egress" in m for m in found)
+    assert any("leaves its pods' egress open" in m for m in found)
+    # An explicit false wins over the environment's default.
+    staging = {"environment": "staging", "requireEgressDeny": False}
+    assert violations(net.network_policy_coverage, [app, ingress_only], staging) == []
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_egress_isolation_is_the_default_in_staging_and_production(environment: str) -> None:
+    app = workload("Deployment", pod_spec())
+    ingress_only = obj("NetworkPolicy", "deny", spec={"podSelector": {}})
+    found = violations(
+        net.network_policy_coverage, [app, ingress_only], {"environment": environment}
+    )
+    assert found == [
+        "Namespace kgot-dev leaves its pods' egress open: no NetworkPolicy with podSelector {} "
+        "lists Egress in policyTypes, so every pod may call anything (required in staging and "
+        "production)."
+    ]
+    assert (
+        violations(net.network_policy_coverage, [app, ingress_only], {"environment": "dev"}) == []
+    )
+
+
+def _egress_isolated_namespace() -> list[dict[str, Any]]:
+    """What a team writes: deny both ways, then allow DNS, its calls and the scrape."""
+    services = {"matchLabels": {"kgot.io/tier": "service"}}
+    return [
+        workload("Deployment", pod_spec()),
+        obj(
+            "NetworkPolicy",
+            "default-deny",
+            spec={"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        ),
+        obj(
+            "NetworkPolicy",
+            "allow-dns",
+            spec={
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                                },
+                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                            }
+                        ],
+                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                    }
+                ],
+            },
+        ),
+        obj(
+            "NetworkPolicy",
+            "allow-services",
+            spec={
+                "podSelector": services,
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": [{"podSelector": services}], "ports": [{"port": 8080}]}],
+                "egress": [{"to": [{"podSelector": services}], "ports": [{"port": 8080}]}],
+            },
+        ),
+    ]
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_an_egress_isolated_namespace_with_allow_rules_passes(environment: str) -> None:
+    stack = _egress_isolated_namespace()
+    assert violations(net.network_policy_coverage, stack, {"environment": environment}) == []
+
+
+def test_egress_isolation_with_allow_rules_in_the_same_policy_is_isolation() -> None:
+    # podSelector {} listing Egress with DNS rules and no separate deny: every
+    # pod's egress is still denied but for DNS, so it is no gap.
+    app = workload("Deployment", pod_spec())
+    ingress_deny = obj(
+        "NetworkPolicy", "deny-in", spec={"podSelector": {}, "policyTypes": ["Ingress"]}
+    )
+    dns_only = obj(
+        "NetworkPolicy",
+        "egress-dns-only",
+        spec={
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [{"ports": [{"protocol": "UDP", "port": 53}]}],
+        },
+    )
+    production = {"environment": "production"}
+    assert violations(net.network_policy_coverage, [app, ingress_deny, dns_only], production) == []
+    # Egress rules on some pods only leave the others open.
+    some = obj(
+        "NetworkPolicy",
+        "egress-some",
+        spec={
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "controller"}},
+            "policyTypes": ["Egress"],
+        },
+    )
+    assert violations(net.network_policy_coverage, [app, ingress_deny, some], production)
 
 
 @pytest.mark.parametrize(

@@ -86,3 +86,66 @@ SHIFT_STATES: dict[str, dict[str, Any]] = {
 def test_program_passes_the_whole_pack(run_program: ProgramRunner, stack: str, state: str) -> None:
     found = _evaluate(run_program, stack, SHIFT_STATES[state])
     assert found == [], "\n".join(f"{v.policy}: {v.message}" for v in found)
+
+
+def _program_resources(
+    run_program: ProgramRunner, stack: str, overrides: dict[str, Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    raw = stack_config(stack)
+    services = copy.deepcopy(raw["services"])
+    assert isinstance(services, dict)
+    for service in services.values():
+        service["digests"] = RELEASED
+    overrides = {"services": services, **overrides}
+    raw.update(overrides)
+    program = run_program(stack, overrides)
+    settings = parse_settings(raw, stack)
+    bodies = [(r.typ, _engine_view(r.inputs), r.name) for r in program.resources]
+    return bodies, pack_config(settings.environment, settings.security)
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_program_egress_isolation_is_what_passes_the_pack(
+    run_program: ProgramRunner, stack: str
+) -> None:
+    # The baseline isolates egress; without the isolating policies the pack refuses the stack.
+    bodies, config = _program_resources(run_program, stack, {})
+    isolating = {"default-deny", "allow-dns"}
+    opened = []
+    for typ, body, name in bodies:
+        if body.get("kind") == "NetworkPolicy" and body["metadata"]["name"] in isolating:
+            body = copy.deepcopy(body)
+            body["spec"]["policyTypes"] = ["Ingress"]
+            body["spec"].pop("egress", None)
+        opened.append(evaluate.resource(typ, body, name))
+    found = evaluate.run(POLICIES, opened, config)
+    assert [v.policy for v in found if v.policy != "compliance-score"] == [
+        "network-policy-coverage"
+    ]
+    assert "leaves its pods' egress open" in found[0].message
+
+
+def test_team_egress_destinations_pass_the_pack(run_program: ProgramRunner) -> None:
+    network = {
+        "egress": [
+            {
+                "name": "llm-api",
+                "services": ["controller", "web_agent"],
+                "cidrs": ["203.0.113.0/24"],
+                "ports": [{"port": 443}],
+            },
+            {
+                "name": "gateway",
+                "namespace": "kgot-edge",
+                "podLabels": {"app.kubernetes.io/name": "traefik"},
+                "ports": [{"port": 8443}],
+            },
+        ],
+        "apiServer": {"cidrs": ["10.96.0.1/32", "192.0.2.10/32"]},
+    }
+    bodies, config = _program_resources(run_program, "production", {"network": network})
+    resources = [evaluate.resource(t, b, n) for t, b, n in bodies]
+    policies = {b["metadata"]["name"] for t, b, n in bodies if b.get("kind") == "NetworkPolicy"}
+    assert {"allow-egress-llm-api", "allow-egress-gateway"} <= policies
+    found = evaluate.run(POLICIES, resources, config)
+    assert found == [], "\n".join(f"{v.policy}: {v.message}" for v in found)

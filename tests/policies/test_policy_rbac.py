@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from kgot_policies import access_control as ac
+from kgot_policies import access_review as ar
 from policy_fixtures import NS, baseline_objects, obj, platform_objects, pod_spec, violations
 from policy_fixtures import workload as deployment
 
@@ -228,3 +229,90 @@ def test_admin_and_edit_for_people_pass(role: str) -> None:
     assert violations(ac.no_cluster_admin, people) == []
     if role == "view":
         assert violations(ac.no_cluster_admin, _binding("ClusterRole", role, SA)) == []
+
+
+# ---- any service account is a workload identity -------------------------------------------
+
+ACCESS_GRANTS = [
+    (_rule("", "pods/exec", "create"), "pods/exec create"),
+    (_rule("", "pods/attach", "create"), "pods/attach create"),
+    (_rule("", "pods/ephemeralcontainers", "patch"), "pods/ephemeralcontainers patch"),
+    (_rule("", "secrets", "get list watch"), "secrets list/watch"),
+    (_rule(RBAC, "roles", "escalate"), "roles escalate"),
+]
+
+
+@pytest.mark.parametrize(("rule", "words"), ACCESS_GRANTS)
+@pytest.mark.parametrize("cluster", [False, True])
+def test_sensitive_grants_to_an_account_no_pod_here_uses_are_refused(
+    rule: dict[str, Any], words: str, cluster: bool
+) -> None:
+    # A CI runner's account, or one a pod elsewhere (or a token minted later) uses.
+    ci = {"kind": "ServiceAccount", "name": "ci-runner", "namespace": NS}
+    role_kind = "ClusterRole" if cluster else "Role"
+    stack = [_app(), _role(role_kind, rule), _binding(role_kind, "r", ci, cluster=cluster)]
+    found = violations(ac.workload_sensitive_grants, stack)
+    assert len(found) == 1
+    assert f"service account ci-runner of {NS} (a workload identity" in found[0]
+    assert words in found[0]
+
+
+def test_an_unused_account_may_still_deploy() -> None:
+    # Workload creation is a deployer's grant: an in-cluster CI runner needs it.
+    ci = {"kind": "ServiceAccount", "name": "ci-runner", "namespace": NS}
+    deploys = _role("Role", _rule("apps", "deployments", "get create patch"))
+    assert (
+        violations(ac.workload_sensitive_grants, [_app(), deploys, _binding("Role", "r", ci)]) == []
+    )
+    # The accounts the stack's pods run as may not.
+    assert violations(ac.workload_sensitive_grants, [_app(), deploys, _binding("Role", "r", SA)])
+
+
+# ---- rbac-people-sensitive-grants: advisory, for review ------------------------------------
+
+
+def test_a_peoples_role_with_exec_is_advisory_only() -> None:
+    from kgot_policies import evaluate
+    from kgot_policies.registry import POLICIES
+    from policy_fixtures import as_resources
+
+    # The whole pack over the platform plus an operators' Role: only the review shows.
+    stack = [
+        *platform_objects(),
+        _role("Role", _rule("", "pods/exec", "create"), _rule("", "pods", "get list")),
+        _binding("Role", "r", _group("kgot-platform:operators")),
+    ]
+    found = evaluate.run(POLICIES, as_resources(stack))
+    assert [(v.policy, v.enforcement) for v in found] == [
+        ("rbac-people-sensitive-grants", "advisory")
+    ]
+    assert found[0].message == (
+        "Role kgot-dev/r: grants pods/exec create (runs commands in other pods) to Group "
+        "kgot-platform:operators; rule 29 allows it for people only: review who holds it."
+    )
+
+
+def test_built_in_edit_for_people_is_advisory_and_roles_for_workloads_are_left_to_the_refusal() -> (
+    None
+):
+    people = _binding("ClusterRole", "edit", _group("kgot-platform:developers"))
+    found = violations(ar.people_sensitive_grants, [people])
+    assert found and "built-in ClusterRole edit" in found[0]
+    # Bound to a service account: the mandatory policy refuses it; no second report here.
+    stack = [_app(), _role("Role", _rule("", "secrets", "list")), _binding("Role", "r", SA)]
+    assert violations(ar.people_sensitive_grants, stack) == []
+    assert violations(ac.workload_sensitive_grants, stack)
+    # Plain reads are nothing to review.
+    reads = [_role("Role", _rule("", "configmaps", "get list")), _binding("Role", "r", _group("g"))]
+    assert violations(ar.people_sensitive_grants, reads) == []
+
+
+def test_review_findings_do_not_lower_the_compliance_score() -> None:
+    from kgot_policies import compliance
+
+    stack = [
+        _role("Role", _rule("", "pods/exec", "create")),
+        _binding("Role", "r", _group("kgot-platform:operators")),
+    ]
+    assert violations(ar.people_sensitive_grants, stack)
+    assert violations(compliance.compliance_score, stack, {"minimumScore": 1.0}) == []

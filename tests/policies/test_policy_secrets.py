@@ -392,3 +392,50 @@ def test_openid_discovery_document_passes() -> None:
     )
     config_map = obj("ConfigMap", "oidc", data={"openid-configuration.json": discovery})
     assert violations(sec.plaintext_secrets, config_map) == []
+
+
+# ---- cloud credential names (documented by the CLIs/SDKs, detect-secrets' keywords) --------
+
+# Values that no value detector recognises on its own (an Azure account key is
+# base64 of random bytes, but these are short): the name is what tells.
+CLOUD_CREDENTIALS = [
+    ("AZURE_STORAGE_KEY", "c3RvcmFnZWtleQ" + "=="),
+    ("AZURE_BATCH_ACCESS_KEY", "batch" + "key42"),
+    ("AZURE_BATCH_ACCOUNT_KEY", "batch" + "key42"),
+    ("OCI_CLI_KEY_CONTENT", "MIIEvQIB" + "ADANBgkq"),
+    ("GOOGLE_CLOUD_KEYFILE_JSON", '{"type": "service_' + 'account"}'),
+    ("AZURE_DEVOPS_EXT_PAT", "pat" + "value42"),
+    ("OVH_CONSUMER_KEY", "consumer" + "key42"),
+    ("storageAccountKey", "account" + "key42"),  # detect-secrets' account_?key
+]
+
+
+@pytest.mark.parametrize(("name", "value"), CLOUD_CREDENTIALS)
+def test_cloud_credential_names_with_a_value_are_refused(name: str, value: str) -> None:
+    body = workload("Deployment", full_pod_spec())
+    pod_spec_of(body)["containers"][0]["env"] = [{"name": name, "value": value}]
+    found = violations(sec.plaintext_secrets, body)
+    assert len(found) == 1 and f"env {name}" in found[0] and value not in found[0]
+    config_map = obj("ConfigMap", "cloud", data={name: value})
+    found = violations(sec.plaintext_secrets, config_map)
+    assert found and f"data key {name}" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AZURE_STORAGE_KEY", "<storage-key>"),  # placeholders
+        ("OCI_CLI_KEY_CONTENT", "$(OCI_KEY)"),
+        ("AZURE_STORAGE_KEY", "changeme"),
+        ("AZURE_STORAGE_ACCOUNT", "kgotstorage"),  # the account's name is not its key
+        ("OCI_CLI_KEY_FILE", "/etc/oci/key.pem"),
+        ("AZURE_STORAGE_AUTH_MODE", "login"),
+        ("PARTITION_KEY", "tenant_id"),
+        ("SIGNING_KEY_ID", "kgot-2026"),
+    ],
+)
+def test_cloud_settings_and_placeholders_pass(name: str, value: str) -> None:
+    body = workload("Deployment", full_pod_spec())
+    pod_spec_of(body)["containers"][0]["env"] = [{"name": name, "value": value}]
+    assert violations(sec.plaintext_secrets, body) == []
+    assert violations(sec.plaintext_secrets, obj("ConfigMap", "cloud", data={name: value})) == []
