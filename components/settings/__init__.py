@@ -6,11 +6,17 @@ Automation API or a `Pulumi.<stack>.yaml` gives them. A bad value is one
 `SettingsError` naming every bad key, its value (`[secret]` for secrets) and
 what is allowed, raised before the program registers any resource.
 
-Modules: `_types` (what a value may be), `_service`, `_triggers`, `_stack`
+Modules: `_types` (what a value may be), `_service`, `_triggers`, `_dataplane`, `_stack`
 and `_platform` (the models), `_errors` (the wording), `_reading` and
 `_program` (where config comes from), `schema` (JSON Schema, README reference).
 """
 
+from components.settings._dataplane import (
+    DataPlaneChecks,
+    RouteStatusCheck,
+    SplitCheck,
+    TriggerSource,
+)
 from components.settings._errors import SettingsError
 from components.settings._platform import PlatformSettings, TrafficConfig, TrafficSettings
 from components.settings._program import check_image_build, load
@@ -72,6 +78,7 @@ __all__ = [
     "ComputeResources",
     "CpuTrigger",
     "CustomTrigger",
+    "DataPlaneChecks",
     "EdgeSettings",
     "Environment",
     "ErrorRateTrigger",
@@ -81,15 +88,18 @@ __all__ = [
     "MonitoringSettings",
     "PlatformSettings",
     "RollbackTriggers",
+    "RouteStatusCheck",
     "Secret",
     "SecurityThresholds",
     "ServiceResources",
     "ServiceSettings",
     "SettingsError",
     "SigningSettings",
+    "SplitCheck",
     "TrafficConfig",
     "TrafficRouting",
     "TrafficSettings",
+    "TriggerSource",
     "check_image_build",
     "cpu_millicores",
     "kubernetes_name",
