@@ -15,7 +15,7 @@ From Traefik v3.7.13's source:
 - Gateway API (``pkg/provider/kubernetes/gateway``, ``makeRouterName``,
   ``loadWRRService``, ``loadService``): a rule's router is
   ``Normalize("httproute-<ns>-<route>-gw-<gw ns>-<gw>-ep-<entrypoint>-<rule index>")``
-  plus ``-<10 hex digits of a hash>``; the weighted service is
+  plus ``-<the hash's first 10 bytes, 20 hex digits>``; the weighted service is
   ``<router>-wrr`` and each backend ``<router>-svc-<ns>-<backend>-<backend index>``,
   qualified ``@kubernetesgateway``. One label per listener the route attaches to.
 - ingress-nginx (``pkg/provider/kubernetes/ingress-nginx``, ``build.go``,
@@ -96,7 +96,7 @@ def route_label(routing: str, namespace: str, service: str) -> str:
 def _gateway_router(namespace: str, service: str) -> str:
     # Any Gateway, listener and rule: the route's name and the backend's pin it down.
     prefix = normalize(f"httproute-{namespace}-{service}")
-    return f"{prefix}-gw-.+-ep-.+-[0-9]+-[0-9a-f]{{10}}"
+    return f"{prefix}-gw-.+-ep-.+-[0-9]+-[0-9a-f]{{20}}"
 
 
 def _ingress_main(namespace: str, service: str) -> str:
