@@ -24,7 +24,7 @@ from kgot_rollout._hold import HoldPolicy
 from kgot_rollout._journal import Journal, check_stack_name, exclusive
 from kgot_rollout._metrics import build_registry, push, write_textfile
 from kgot_rollout._notify import PAGERDUTY_EVENTS_URL, Notifier
-from kgot_rollout._parser import build_parser
+from kgot_rollout._parser import build_parser as build_parser
 from kgot_rollout._prometheus import MetricsSource, PrometheusClient, check_url
 from kgot_rollout._queries import QuerySet
 from kgot_rollout._rollout import Rollouts, parse_steps

@@ -45,13 +45,22 @@ def gateway_router(
     return f"{label}-{digest.hexdigest()[:20]}"
 
 
-def gateway_backend(namespace: str, route: str, backend: str, index: int, **router: str) -> str:
+def gateway_backend(
+    namespace: str,
+    route: str,
+    backend: str,
+    index: int,
+    *,
+    entrypoint: str = ENTRYPOINTS[0],
+    rule: str = 'PathPrefix("/")',
+) -> str:
     """A weighted backendRef's service: ``<router>-svc-<ns>-<backend>-<index>``."""
-    return f"{gateway_router(namespace, route, **router)}-svc-{namespace}-{backend}-{index}@kubernetesgateway"
+    router_name = gateway_router(namespace, route, entrypoint=entrypoint, rule=rule)
+    return f"{router_name}-svc-{namespace}-{backend}-{index}@kubernetesgateway"
 
 
-def gateway_wrr(namespace: str, route: str, **router: str) -> str:
-    return f"{gateway_router(namespace, route, **router)}-wrr@kubernetesgateway"
+def gateway_wrr(namespace: str, route: str, *, entrypoint: str = ENTRYPOINTS[0]) -> str:
+    return f"{gateway_router(namespace, route, entrypoint=entrypoint)}-wrr@kubernetesgateway"
 
 
 def ingress_main(namespace: str, ingress: str, service: str, port: str = "http") -> str:
