@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from kgot_contract import HTTP_ROUTE
 
+from components.gateway import INTERNAL_LISTENER, PUBLIC_LISTENER
 from components.labels import (
     CANARY_ANNOTATION,
     CANARY_WEIGHT_ANNOTATION,
@@ -19,7 +20,13 @@ from components.labels import (
     service_pod_labels,
     service_selector,
 )
-from components.settings import COLORS, Color, EdgeSettings, ServiceSettings, TrafficSettings
+from components.settings import (
+    COLORS,
+    Color,
+    EdgeSettings,
+    ServiceSettings,
+    TrafficSettings,
+)
 
 
 @dataclass
@@ -31,6 +38,10 @@ class BlueGreenServiceArgs:
     service_account: pulumi.Input[str]
     # Gateway the HTTPRoute of a public service attaches to (gateway routing).
     gateway_name: str | None = None
+    # An internal service's host on the Gateway's listener `internal`
+    # (gateway.internalRoutes listener); None: its route has its own Service
+    # as parent (GAMMA, served by a mesh).
+    internal_hostname: str | None = None
     # Image per colour, e.g. digests from ServiceImages; default: the service's
     # `<image>:<version>`, pinned by the digest stack config gives that version.
     images: Mapping[Color, pulumi.Input[str]] = field(default_factory=dict)
@@ -261,9 +272,15 @@ class BlueGreenService(pulumi.ComponentResource):
     def _http_route(self, name: str, opts: pulumi.ResourceOptions) -> None:
         svc = self._args.service
         edge = self._args.edge
-        if svc.public and self._args.gateway_name is not None:
-            parent: dict[str, object] = {"name": self._args.gateway_name, "sectionName": "https"}
+        gateway = self._args.gateway_name
+        if svc.public and gateway is not None:
+            parent: dict[str, object] = {"name": gateway, "sectionName": PUBLIC_LISTENER}
             hostnames: list[str] | None = [edge.hostname(svc)]
+        elif self._args.internal_hostname is not None and gateway is not None:
+            # A real data plane for in-cluster callers without a mesh: they
+            # call the gateway's internal Service with this host.
+            parent = {"name": gateway, "sectionName": INTERNAL_LISTENER}
+            hostnames = [self._args.internal_hostname]
         else:
             # East-west (GAMMA): the route applies to in-cluster calls of `<svc>`.
             parent = {"group": "", "kind": "Service", "name": svc.name}

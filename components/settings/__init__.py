@@ -12,6 +12,12 @@ and `_platform` (the models), `_errors` (the wording), `_reading` and
 """
 
 from components.settings._errors import SettingsError
+from components.settings._gateway import (
+    GatewaySettings,
+    InternalRoutes,
+    internal_hostname,
+    internal_hostnames,
+)
 from components.settings._platform import PlatformSettings, TrafficConfig, TrafficSettings
 from components.settings._program import check_image_build, load
 from components.settings._reading import (
@@ -75,7 +81,9 @@ __all__ = [
     "EdgeSettings",
     "Environment",
     "ErrorRateTrigger",
+    "GatewaySettings",
     "ImageSettings",
+    "InternalRoutes",
     "KeylessIdentity",
     "LatencyTrigger",
     "MonitoringSettings",
@@ -92,6 +100,8 @@ __all__ = [
     "TrafficSettings",
     "check_image_build",
     "cpu_millicores",
+    "internal_hostname",
+    "internal_hostnames",
     "kubernetes_name",
     "load",
     "memory_bytes",

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field, PrivateAttr, ValidationInfo, model_v
 
 from components.labels import ALERTMANAGER, ALERTMANAGER_PEERS, GRAFANA, PROMETHEUS
 from components.settings._errors import config_error
+from components.settings._gateway import GatewaySettings
 from components.settings._service import ServiceSettings
 from components.settings._stack import (
     AlertingSettings,
@@ -151,6 +152,10 @@ class PlatformSettings(TrafficConfig):
     )
     edge: EdgeSettings = Field(
         default_factory=EdgeSettings, description="how public services are reached"
+    )
+    gateway: GatewaySettings = Field(
+        default_factory=GatewaySettings,
+        description="the gateway the program runs itself (dev) and internal routes",
     )
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
     monitoring: MonitoringSettings = Field(
