@@ -30,6 +30,7 @@ from components.traefik_ports import (
     METRICS_SERVICE,
     NAME,
 )
+from components.traefik_ports import role_name as traefik_role_name
 
 READ = ["get", "list", "watch"]
 
@@ -153,7 +154,7 @@ class Traefik(pulumi.ComponentResource):
                 api_groups=["networking.k8s.io"], resources=["ingresses/status"], verbs=["update"]
             ),
         ]
-        role_name = self.role_name(self._args.settings)
+        role_name = traefik_role_name(self._args.settings.namespace)
         subject = rbac.SubjectArgs(kind="ServiceAccount", name=NAME, namespace=self.namespace)
         rbac.ClusterRole(
             f"{name}-clusterrole",
@@ -191,11 +192,6 @@ class Traefik(pulumi.ComponentResource):
             opts=self._child,
         )
         return account.metadata.name
-
-    @staticmethod
-    def role_name(settings: PlatformSettings) -> str:
-        """The Role (in the platform namespace) and ClusterRole of Traefik's account."""
-        return f"{PART_OF}-{NAME}-{settings.namespace}"
 
     def _service(self, name: str, service: str, port_name: str, target: int) -> k8s.core.v1.Service:
         return k8s.core.v1.Service(
@@ -246,7 +242,13 @@ class Traefik(pulumi.ComponentResource):
         }
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=NAME, namespace=self.namespace, labels=labels),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=NAME,
+                namespace=self.namespace,
+                labels=labels,
+                # Declared for the policy pack: its providers watch the API.
+                annotations={"kgot.io/needs-kubernetes-api": "true"},
+            ),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=gateway.replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(

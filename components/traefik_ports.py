@@ -21,3 +21,8 @@ PING_PORT = 9000
 METRICS_SERVICE = "traefik-metrics"
 INTERNAL_SERVICE = "traefik-internal"
 UID = 65532
+
+
+def role_name(namespace: str) -> str:
+    """Traefik's Role in the platform namespace (and its ClusterRole)."""
+    return f"kgot-platform-{NAME}-{namespace}"
