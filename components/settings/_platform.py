@@ -261,6 +261,8 @@ class PlatformSettings(TrafficConfig):
         refs += [monitoring.prometheus_image, monitoring.alertmanager_image]
         if monitoring.grafana:
             refs.append(monitoring.grafana_image)
+        if self.gateway.deploy and self.gateway.image is not None:
+            refs.append(self.gateway.image)
         return tuple(dict.fromkeys(refs))
 
     @property
