@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mocked_program import Program, ProgramRunner
+from mocked_program import Program, ProgramRunner, plain
 
 from components.settings import SettingsError, parse_settings
 from components.traefik_ports import HTTPS_PORT, INTERNAL_PORT, METRICS_SERVICE
 from tests.committed_stacks import stack_config
-from tests.unit.test_policy_pack_on_program import _plain
 
 pytestmark = pytest.mark.unit
 
@@ -89,8 +88,8 @@ def test_dev_gateway_listeners_name_traefiks_entry_points_and_internal_routes_at
 def test_dev_certificate_is_made_once_and_covers_both_listeners(
     run_program: ProgramRunner, tmp_path: Path
 ) -> None:
-    first = _plain(run_program("dev").one("Secret", "kgot-platform-tls").inputs)
-    second = _plain(run_program("dev").one("Secret", "kgot-platform-tls").inputs)
+    first = plain(run_program("dev").one("Secret", "kgot-platform-tls").inputs)
+    second = plain(run_program("dev").one("Secret", "kgot-platform-tls").inputs)
     assert first["type"] == "kubernetes.io/tls"
     # The same pair on every run: an `up` does not rotate it.
     assert first["stringData"]["tls.crt"] == second["stringData"]["tls.crt"]
