@@ -285,9 +285,10 @@ def test_each_service_waits_for_the_colour_it_selects(
         assert f"{name}-{active}" in dependencies[f"{name}-service-{name}"]
         assert f"{name}-{standby}" not in dependencies[f"{name}-service-{name}"]
         assert f"{name}-{standby}" in dependencies[f"{name}-service-{name}-preview"]
-        assert {f"{name}-service-{name}", f"{name}-service-{name}-preview"} <= dependencies[
-            f"{name}-httproute"
-        ]
+        # The weights move after `<svc>` selects its colour and before
+        # `<svc>-preview` does (no burst back to the colour being left).
+        assert {f"{name}-service-{name}", f"{name}-{standby}"} <= dependencies[f"{name}-httproute"]
+        assert f"{name}-httproute" in dependencies[f"{name}-service-{name}-preview"]
 
 
 def test_gateway_routing(run_program: ProgramRunner) -> None:
