@@ -294,24 +294,37 @@ def gateway_target(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Weighted load on a service of the local cluster, standing in for the gateway."""
+    """Bounded load on a service of the local cluster, through the gateway or emulating it."""
     parser = argparse.ArgumentParser(
         prog="traffic.py",
-        description="Send bounded load to Service <service> and <service>-preview, split by "
-        "the weights of HTTPRoute <service> (as a gateway would), and print who answered.",
+        description="Send bounded load to a service and print who answered: through the "
+        "gateway Traefik (--gateway: HTTPS, Host <service>.<domain>), or, on a cluster without "
+        "a real node, to Service <service> and <service>-preview split by the weights of "
+        "HTTPRoute <service> (standing in for the gateway).",
     )
     parser.add_argument("--namespace", default="kgot-dev")
     parser.add_argument("--service", default="controller")
     parser.add_argument("--rate", type=float, default=20.0, help="requests a second (max 200)")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long (max 600)")
+    parser.add_argument("--gateway", action="store_true", help="through Traefik (kgot-edge)")
+    parser.add_argument("--domain", default="kgot.dev.localhost", help="edge.domain")
+    parser.add_argument("--cacert", help="the gateway's certificate (make run writes it)")
     args = parser.parse_args(argv)
     if not 0 < args.seconds <= 600:
         parser.error(f"--seconds {args.seconds}: allowed 0 < seconds <= 600")
+    weights: Callable[[], Mapping[str, int]] | None = None
     try:
-        targets, networks = service_targets(
-            args.namespace, (args.service, f"{args.service}-preview")
-        )
-    except LookupError as error:
+        if args.gateway:
+            if not args.cacert:
+                parser.error("--gateway needs --cacert (the certificate make run wrote)")
+            target, networks = gateway_target(f"{args.service}.{args.domain}", args.cacert)
+            targets = {"gateway": target}
+        else:
+            targets, networks = service_targets(
+                args.namespace, (args.service, f"{args.service}-preview")
+            )
+            weights = lambda: route_weights(args.namespace, args.service)  # noqa: E731
+    except (LookupError, subprocess.CalledProcessError) as error:
         parser.error(str(error))
     run = LoadRun(
         targets=targets,
@@ -319,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rate=args.rate,
         max_requests=int(args.rate * args.seconds) + 1,
         max_seconds=args.seconds,
-        weights=lambda: route_weights(args.namespace, args.service),
+        weights=weights,
     )
     with run:
         shown = 0
