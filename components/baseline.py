@@ -17,7 +17,6 @@ from components.labels import (
     PART_OF,
     PROMETHEUS,
     PROMETHEUS_PORT,
-    SKIP_AWAIT,
     TIER_LABEL,
     TIER_MONITORING,
     TIER_SERVICE,
@@ -99,8 +98,6 @@ class ClusterBaseline(pulumi.ComponentResource):
 
     namespace: pulumi.Output[str]
     service_accounts: dict[str, pulumi.Output[str]]
-    # The shared Gateway public services attach their HTTPRoutes to, if any.
-    gateway_name: str | None
 
     def __init__(
         self, name: str, args: ClusterBaselineArgs, opts: pulumi.ResourceOptions | None = None
@@ -117,12 +114,10 @@ class ClusterBaseline(pulumi.ComponentResource):
         self._quota(name, args.extra_budget)
         self._limit_range(name)
         self._network_policies(name)
-        self.gateway_name = self._gateway(name)
         self.register_outputs(
             {
                 "namespace": self.namespace,
                 "serviceAccounts": self.service_accounts,
-                "gatewayName": self.gateway_name,
             }
         )
 
@@ -438,40 +433,3 @@ class ClusterBaseline(pulumi.ComponentResource):
                 egress=[to_pods(monitoring(PROMETHEUS), tcp(PROMETHEUS_PORT))],
             ),
         )
-
-    def _gateway(self, name: str) -> str | None:
-        settings = self._settings
-        if settings.traffic.routing != "gateway" or not any(s.public for s in settings.services):
-            return None
-        edge = settings.edge
-        k8s.apiextensions.CustomResource(
-            f"{name}-gateway",
-            api_version="gateway.networking.k8s.io/v1",
-            kind="Gateway",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=PART_OF,
-                namespace=self.namespace,
-                labels=common_labels(PART_OF, "edge"),
-                annotations=SKIP_AWAIT,
-            ),
-            spec={
-                "gatewayClassName": edge.gateway_class_name,
-                "listeners": [
-                    {
-                        "name": "https",
-                        "protocol": "HTTPS",
-                        "port": 443,
-                        "hostname": f"*.{edge.domain}",
-                        # The certificate is issued outside the program
-                        # (cert-manager or the platform team's CA).
-                        "tls": {
-                            "mode": "Terminate",
-                            "certificateRefs": [{"kind": "Secret", "name": edge.tls_secret_name}],
-                        },
-                        "allowedRoutes": {"namespaces": {"from": "Same"}},
-                    }
-                ],
-            },
-            opts=self._child,
-        )
-        return PART_OF

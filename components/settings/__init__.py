@@ -18,6 +18,12 @@ from components.settings._dataplane import (
     TriggerSource,
 )
 from components.settings._errors import SettingsError
+from components.settings._gateway import (
+    GatewaySettings,
+    InternalRoutes,
+    internal_hostname,
+    internal_hostnames,
+)
 from components.settings._platform import PlatformSettings, TrafficConfig, TrafficSettings
 from components.settings._program import check_image_build, load
 from components.settings._reading import (
@@ -82,7 +88,9 @@ __all__ = [
     "EdgeSettings",
     "Environment",
     "ErrorRateTrigger",
+    "GatewaySettings",
     "ImageSettings",
+    "InternalRoutes",
     "KeylessIdentity",
     "LatencyTrigger",
     "MonitoringSettings",
@@ -102,6 +110,8 @@ __all__ = [
     "TriggerSource",
     "check_image_build",
     "cpu_millicores",
+    "internal_hostname",
+    "internal_hostnames",
     "kubernetes_name",
     "load",
     "memory_bytes",
