@@ -121,6 +121,17 @@ class SplitJudge:
         return Verdict(spec, status, value=share, breaching_since=self.off_since, reason=observed)
 
 
+def data_plane_checks(settings: PlatformSettings) -> str:
+    """``; data plane: ...`` naming the checks a stack turned on, for the shift's first line."""
+    checks = settings.rollback.data_plane
+    named = []
+    if checks.route_status.enabled:
+        named.append(f"routes taken within {checks.route_status.timeout_seconds}s")
+    if checks.split.enabled:
+        named.append(f"split served (from {checks.split.min_requests} requests)")
+    return f"; data plane: {', '.join(named)}" if named else ""
+
+
 @dataclass(frozen=True)
 class StepChecks:
     """The triggers a step holds on, or what ended it before its hold."""

@@ -17,7 +17,7 @@ from kgot_rollout._baselines import Baselines
 from kgot_rollout._baselines import measure as measure_baselines
 from kgot_rollout._clock import Clock, SystemClock
 from kgot_rollout._console import Console
-from kgot_rollout._dataplane import DataPlane
+from kgot_rollout._dataplane import DataPlane, data_plane_checks
 from kgot_rollout._endings import Endings
 from kgot_rollout._engine import Engine
 from kgot_rollout._exceptions import MetricsUnavailableError, RefusedError
@@ -211,7 +211,7 @@ class Rollouts:
         )
         self.console.line(
             f"shift {settings.stack}: {source} -> {target}, steps {remaining}, "
-            f"triggers: {', '.join(s.condition() for s in specs)}"
+            f"triggers: {', '.join(s.condition() for s in specs)}{data_plane_checks(settings)}"
         )
         return self.steps.run(
             settings,

@@ -120,6 +120,7 @@ def test_a_split_within_tolerance_passes(tmp_path: Path) -> None:
     code = h.run("shift", "--to", "green", "--steps", "25,100", "--hold", "20")
     assert code == ExitCode.DONE, h.stderr
     assert h.engine.applied_traffic == ("green", 0)
+    assert "; data plane: split served (from 100 requests)" in h.stderr
     log = h.log()
     assert "observed split: green 25.0% of" in log
     assert "observed split: green 100.0% of" in log
