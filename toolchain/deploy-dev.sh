@@ -31,10 +31,10 @@ standby=$(pulumi stack output standbyColor --stack "$stack")
 svc_ip() { kubectl -n "$ns" get service "$1" -o jsonpath='{.spec.clusterIP}' 2>/dev/null; }
 controller=$(svc_ip controller)
 prometheus=$(svc_ip prometheus)
-domain=$(pulumi config get edge.domain --stack "$stack" 2>/dev/null || echo kgot.example.com)
+domain=$(pulumi config get --path edge.domain --stack "$stack" 2>/dev/null || echo kgot.example.com)
 # The gateway Traefik (gateway.deploy): its Services and the certificate its
 # listeners serve (the stack's self-signed one), written where curl can read it.
-edge_ns=$(pulumi config get edge.controllerNamespace --stack "$stack" 2>/dev/null || echo kgot-edge)
+edge_ns=$(pulumi config get --path edge.controllerNamespace --stack "$stack" 2>/dev/null || echo kgot-edge)
 gateway=$(kubectl -n "$edge_ns" get service traefik -o jsonpath='{.spec.clusterIP}' 2>/dev/null || true)
 internal=$(kubectl -n "$edge_ns" get service traefik-internal -o jsonpath='{.spec.clusterIP}' 2>/dev/null || true)
 ca=$KGOT_STATE/gateway-ca.crt
