@@ -170,14 +170,17 @@ def gated_shift_through_the_gateway(
     assert shift.returncode == 0, f"exit {shift.returncode}\n{shift.stdout}\n{shift.stderr}"
     events = history(cluster, started)
     applied = [e for e in events if e["event"] == "step-applied"]
+    passed = [e for e in events if e["event"] == "step-passed"]
     assert [int(e["weight"]) for e in applied] == list(STEPS)
-    ends = [float(e["time"]) for e in applied[1:]] + [max(a.started for a in answers)]
+    assert [int(e["weight"]) for e in passed] == list(STEPS)
     lines = [f"\ngated shift {source} -> {target} through Traefik ({mode}): {summary(answers)}"]
-    for event, end in zip(applied, ends, strict=True):
-        weight, begin = int(event["weight"]), float(event["time"]) + SETTLE
+    # A step's split: from its `up`'s end (plus the proxy's settling) to its
+    # gate passing, after which the next step's `up` starts.
+    for step, done in zip(applied, passed, strict=True):
+        weight, begin, end = int(step["weight"]), float(step["time"]) + SETTLE, float(done["time"])
         window = [a for a in answers if begin <= a.started < end and a.ok]
         seen = sum(a.colour == target for a in window)
-        ok, tolerance = within_binomial(seen, len(window), weight)
+        ok, tolerance = within_binomial(seen, max(len(window), 1), weight)
         lines.append(
             f"  step {weight:3d}%: {seen}/{len(window)} from {target} "
             f"({seen / max(len(window), 1):.3f}, tolerance {tolerance:.3f})"
