@@ -94,6 +94,15 @@ def condition(obj: dict[str, Any], kind: str, generation: int | None = None) -> 
     return False
 
 
+def conditions(obj: dict[str, Any]) -> str:
+    """A route's parent conditions, short: type=status(reason) for each."""
+    return "; ".join(
+        f"{c['type']}={c['status']}({c.get('reason')}, gen {c.get('observedGeneration')})"
+        for parent in obj.get("status", {}).get("parents", [])
+        for c in parent.get("conditions", [])
+    )
+
+
 def wait_for(what: str, check: Any, timeout: float = 90) -> Any:
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -211,13 +220,18 @@ def test_the_gateway_is_programmed_and_serves_public_and_internal_hosts_over_tls
     gw = wait_for("Gateway kgot-platform Programmed", programmed)
     assert {listener["name"] for listener in gw["status"]["listeners"]} == {"https", "internal"}
     for name in ("controller", "graph-store"):
-        route = cluster.json("get", "httproute", name)
-        generation = route["metadata"]["generation"]
-        parents = route.get("status", {}).get("parents", [])
-        assert parents and all(
-            condition(p, "Accepted", generation) and condition(p, "ResolvedRefs", generation)
-            for p in parents
-        ), parents
+        deadline = time.monotonic() + 30
+        while True:
+            route = cluster.json("get", "httproute", name)
+            generation = route["metadata"]["generation"]
+            parents = route.get("status", {}).get("parents", [])
+            if parents and all(
+                condition(p, "Accepted", generation) and condition(p, "ResolvedRefs", generation)
+                for p in parents
+            ):
+                break
+            assert time.monotonic() < deadline, f"HTTPRoute {name}: {conditions(route)}"
+            time.sleep(1)
     active = cluster.selector("controller")
     with load(gateway, f"controller.{DOMAIN}", seconds=4, rate=10) as run:
         time.sleep(4.5)
