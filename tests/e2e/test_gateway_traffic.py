@@ -94,6 +94,15 @@ def condition(obj: dict[str, Any], kind: str, generation: int | None = None) -> 
     return False
 
 
+def conditions(obj: dict[str, Any]) -> str:
+    """A route's parent conditions, short: type=status(reason) for each."""
+    return "; ".join(
+        f"{c['type']}={c['status']}({c.get('reason')}, gen {c.get('observedGeneration')})"
+        for parent in obj.get("status", {}).get("parents", [])
+        for c in parent.get("conditions", [])
+    )
+
+
 def wait_for(what: str, check: Any, timeout: float = 90) -> Any:
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -170,14 +179,17 @@ def gated_shift_through_the_gateway(
     assert shift.returncode == 0, f"exit {shift.returncode}\n{shift.stdout}\n{shift.stderr}"
     events = history(cluster, started)
     applied = [e for e in events if e["event"] == "step-applied"]
+    passed = [e for e in events if e["event"] == "step-passed"]
     assert [int(e["weight"]) for e in applied] == list(STEPS)
-    ends = [float(e["time"]) for e in applied[1:]] + [max(a.started for a in answers)]
+    assert [int(e["weight"]) for e in passed] == list(STEPS)
     lines = [f"\ngated shift {source} -> {target} through Traefik ({mode}): {summary(answers)}"]
-    for event, end in zip(applied, ends, strict=True):
-        weight, begin = int(event["weight"]), float(event["time"]) + SETTLE
+    # A step's split: from its `up`'s end (plus the proxy's settling) to its
+    # gate passing, after which the next step's `up` starts.
+    for step, done in zip(applied, passed, strict=True):
+        weight, begin, end = int(step["weight"]), float(step["time"]) + SETTLE, float(done["time"])
         window = [a for a in answers if begin <= a.started < end and a.ok]
         seen = sum(a.colour == target for a in window)
-        ok, tolerance = within_binomial(seen, len(window), weight)
+        ok, tolerance = within_binomial(seen, max(len(window), 1), weight)
         lines.append(
             f"  step {weight:3d}%: {seen}/{len(window)} from {target} "
             f"({seen / max(len(window), 1):.3f}, tolerance {tolerance:.3f})"
@@ -208,13 +220,18 @@ def test_the_gateway_is_programmed_and_serves_public_and_internal_hosts_over_tls
     gw = wait_for("Gateway kgot-platform Programmed", programmed)
     assert {listener["name"] for listener in gw["status"]["listeners"]} == {"https", "internal"}
     for name in ("controller", "graph-store"):
-        route = cluster.json("get", "httproute", name)
-        generation = route["metadata"]["generation"]
-        parents = route.get("status", {}).get("parents", [])
-        assert parents and all(
-            condition(p, "Accepted", generation) and condition(p, "ResolvedRefs", generation)
-            for p in parents
-        ), parents
+        deadline = time.monotonic() + 30
+        while True:
+            route = cluster.json("get", "httproute", name)
+            generation = route["metadata"]["generation"]
+            parents = route.get("status", {}).get("parents", [])
+            if parents and all(
+                condition(p, "Accepted", generation) and condition(p, "ResolvedRefs", generation)
+                for p in parents
+            ):
+                break
+            assert time.monotonic() < deadline, f"HTTPRoute {name}: {conditions(route)}"
+            time.sleep(1)
     active = cluster.selector("controller")
     with load(gateway, f"controller.{DOMAIN}", seconds=4, rate=10) as run:
         time.sleep(4.5)
