@@ -76,8 +76,9 @@ def cafile(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
-def load(cafile: str, seconds: float) -> LoadRun:
-    target, networks = gateway_target(f"controller.{DOMAIN}", cafile, EDGE)
+def load(cluster: Cluster, cafile: str, seconds: float) -> LoadRun:
+    # The test's own cluster (its kubeconfig), not whatever the shell points at.
+    target, networks = gateway_target(f"controller.{DOMAIN}", cafile, EDGE, env=cluster.env)
     return LoadRun(
         targets={"gateway": target},
         networks=networks,
@@ -164,7 +165,7 @@ def test_a_shift_waits_for_the_routes_and_checks_the_split_traefik_served(
     source = parse_colour(cluster.selector("controller"))
     target = other_colour(source)
     started, offset = time.time(), log_size(cluster)
-    with load(cafile, seconds=240) as run:
+    with load(cluster, cafile, seconds=240) as run:
         baseline_traffic(prometheus, source)
         code, output = finish(shift(cluster, prometheus, target, "25,100", hold=40))
         answers = run.stop()
@@ -211,7 +212,7 @@ def test_pods_never_ready_behind_the_proxy_breach_error_rate_at_the_gateway(
     source = parse_colour(cluster.selector("controller"))
     target = other_colour(source)
     started = time.time()
-    with load(cafile, seconds=300) as run:
+    with load(cluster, cafile, seconds=300) as run:
         baseline_traffic(prometheus, source)
         process = shift(cluster, prometheus, target, "25,100", hold=150)
         deadline = time.monotonic() + 300
