@@ -115,7 +115,8 @@ def route_changes(target: Target, changes: int) -> list[float]:
     times = []
     try:
         for index in range(changes):
-            to = refs[index % 2]["name"]
+            # Starts with the preview: the route begins all on `controller`.
+            to = refs[(index + 1) % 2]["name"]
             weights = [100 if ref["name"] == to else 0 for ref in refs]
             patch = [
                 {"op": "replace", "path": f"/spec/rules/0/backendRefs/{i}/weight", "value": w}
