@@ -223,15 +223,23 @@ def test_the_gateway_is_programmed_and_serves_public_and_internal_hosts_over_tls
         deadline = time.monotonic() + 30
         while True:
             route = cluster.json("get", "httproute", name)
-            generation = route["metadata"]["generation"]
             parents = route.get("status", {}).get("parents", [])
             if parents and all(
-                condition(p, "Accepted", generation) and condition(p, "ResolvedRefs", generation)
-                for p in parents
+                condition(p, "Accepted") and condition(p, "ResolvedRefs") for p in parents
             ):
                 break
             assert time.monotonic() < deadline, f"HTTPRoute {name}: {conditions(route)}"
             time.sleep(1)
+        # What a gate waiting for "the generation just applied" meets: the
+        # generation Traefik last wrote its conditions for.
+        managers = [
+            (f.get("manager"), f.get("operation"), f.get("subresource", ""), f.get("time"))
+            for f in route["metadata"].get("managedFields", [])
+        ]
+        print(
+            f"\nHTTPRoute {name}: generation {route['metadata']['generation']}, "
+            f"{conditions(route)}; managed by {managers}"
+        )
     active = cluster.selector("controller")
     with load(gateway, f"controller.{DOMAIN}", seconds=4, rate=10) as run:
         time.sleep(4.5)
