@@ -211,7 +211,7 @@ def gated_shift_through_the_gateway(
 
 
 def test_the_gateway_is_programmed_and_serves_public_and_internal_hosts_over_tls(
-    cluster: Cluster, gateway: Gateway
+    cluster: Cluster, gateway: Gateway, prometheus: Prometheus
 ) -> None:
     def programmed() -> dict[str, Any] | None:
         found: dict[str, Any] = cluster.json("get", "gateway", "kgot-platform")
@@ -249,6 +249,17 @@ def test_the_gateway_is_programmed_and_serves_public_and_internal_hosts_over_tls
     internal = gateway.target(f"graph-store.{cluster.namespace}.internal", "traefik-internal")
     answer = request_once_ok(internal)
     assert answer.colour == cluster.selector("graph-store")
+    # The stack's Prometheus scrapes Traefik (job gateway): the per-backend
+    # series the rollout gate reads, by their `service` label.
+    series = prometheus.wait(
+        "Traefik's per-backend request counts in the stack's Prometheus",
+        lambda: prometheus.query(
+            'sum by (service) (traefik_service_requests_total{job="gateway"})'
+        ),
+    )
+    services = sorted(s["metric"].get("service", "") for s in series)
+    print("\ntraefik_service_requests_total services:\n  " + "\n  ".join(services))
+    assert any("controller-preview" in name for name in services), services
 
 
 def request_once_ok(target: Target) -> Answer:
