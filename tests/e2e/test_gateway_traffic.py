@@ -88,7 +88,10 @@ def load(gateway: Gateway, host: str, seconds: float, rate: float = RATE) -> Loa
 
 
 def condition(obj: dict[str, Any], kind: str, generation: int | None = None) -> bool:
-    for item in obj.get("status", {}).get("conditions", []):
+    """Whether condition `kind` is True (for `generation`, if given): of an
+    object (under status) or of a route's parent status (at its top)."""
+    items = obj.get("conditions") or obj.get("status", {}).get("conditions", [])
+    for item in items:
         if item["type"] == kind and item["status"] == "True":
             return generation is None or item.get("observedGeneration") == generation
     return False
@@ -223,9 +226,11 @@ def test_the_gateway_is_programmed_and_serves_public_and_internal_hosts_over_tls
         deadline = time.monotonic() + 30
         while True:
             route = cluster.json("get", "httproute", name)
+            generation = route["metadata"]["generation"]
             parents = route.get("status", {}).get("parents", [])
             if parents and all(
-                condition(p, "Accepted") and condition(p, "ResolvedRefs") for p in parents
+                condition(p, "Accepted", generation) and condition(p, "ResolvedRefs", generation)
+                for p in parents
             ):
                 break
             assert time.monotonic() < deadline, f"HTTPRoute {name}: {conditions(route)}"
