@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 
 import yaml
+from kgot_contract import COLOR_LABEL
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -109,7 +110,7 @@ def route_changes(target: Target, changes: int) -> list[float]:
     selectors = {
         ref["name"]: json.loads(
             kubectl("-n", NAMESPACE, "get", "service", ref["name"], "-o", "json")
-        )["spec"]["selector"]["kgot.io/color"]
+        )["spec"]["selector"][COLOR_LABEL]
         for ref in refs
     }
     times = []
