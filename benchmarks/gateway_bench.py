@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 
 import yaml
+from kgot_contract import COLOR_LABEL
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -109,13 +110,14 @@ def route_changes(target: Target, changes: int) -> list[float]:
     selectors = {
         ref["name"]: json.loads(
             kubectl("-n", NAMESPACE, "get", "service", ref["name"], "-o", "json")
-        )["spec"]["selector"]["kgot.io/color"]
+        )["spec"]["selector"][COLOR_LABEL]
         for ref in refs
     }
     times = []
     try:
         for index in range(changes):
-            to = refs[index % 2]["name"]
+            # Starts with the preview: the route begins all on `controller`.
+            to = refs[(index + 1) % 2]["name"]
             weights = [100 if ref["name"] == to else 0 for ref in refs]
             patch = [
                 {"op": "replace", "path": f"/spec/rules/0/backendRefs/{i}/weight", "value": w}

@@ -88,7 +88,10 @@ def load(gateway: Gateway, host: str, seconds: float, rate: float = RATE) -> Loa
 
 
 def condition(obj: dict[str, Any], kind: str, generation: int | None = None) -> bool:
-    for item in obj.get("status", {}).get("conditions", []):
+    """Whether condition `kind` is True (for `generation`, if given): of an
+    object (under status) or of a route's parent status (at its top)."""
+    items = obj.get("conditions") or obj.get("status", {}).get("conditions", [])
+    for item in items:
         if item["type"] == kind and item["status"] == "True":
             return generation is None or item.get("observedGeneration") == generation
     return False
@@ -211,7 +214,7 @@ def gated_shift_through_the_gateway(
 
 
 def test_the_gateway_is_programmed_and_serves_public_and_internal_hosts_over_tls(
-    cluster: Cluster, gateway: Gateway
+    cluster: Cluster, gateway: Gateway, prometheus: Prometheus
 ) -> None:
     def programmed() -> dict[str, Any] | None:
         found: dict[str, Any] = cluster.json("get", "gateway", "kgot-platform")
@@ -232,6 +235,16 @@ def test_the_gateway_is_programmed_and_serves_public_and_internal_hosts_over_tls
                 break
             assert time.monotonic() < deadline, f"HTTPRoute {name}: {conditions(route)}"
             time.sleep(1)
+        # What a gate waiting for "the generation just applied" meets: the
+        # generation Traefik last wrote its conditions for.
+        managers = [
+            (f.get("manager"), f.get("operation"), f.get("subresource", ""), f.get("time"))
+            for f in route["metadata"].get("managedFields", [])
+        ]
+        print(
+            f"\nHTTPRoute {name}: generation {route['metadata']['generation']}, "
+            f"{conditions(route)}; managed by {managers}"
+        )
     active = cluster.selector("controller")
     with load(gateway, f"controller.{DOMAIN}", seconds=4, rate=10) as run:
         time.sleep(4.5)
@@ -241,6 +254,17 @@ def test_the_gateway_is_programmed_and_serves_public_and_internal_hosts_over_tls
     internal = gateway.target(f"graph-store.{cluster.namespace}.internal", "traefik-internal")
     answer = request_once_ok(internal)
     assert answer.colour == cluster.selector("graph-store")
+    # The stack's Prometheus scrapes Traefik (job gateway): the per-backend
+    # series the rollout gate reads, by their `service` label.
+    series = prometheus.wait(
+        "Traefik's per-backend request counts in the stack's Prometheus",
+        lambda: prometheus.query(
+            'sum by (service) (traefik_service_requests_total{job="gateway"})'
+        ),
+    )
+    services = sorted(s["metric"].get("service", "") for s in series)
+    print("\ntraefik_service_requests_total services:\n  " + "\n  ".join(services))
+    assert any("controller" in name for name in services), services
 
 
 def request_once_ok(target: Target) -> Answer:
