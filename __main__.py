@@ -9,9 +9,10 @@ import pulumi
 from components.baseline import ClusterBaseline, ClusterBaselineArgs
 from components.bluegreen import BlueGreenService, BlueGreenServiceArgs
 from components.checks import PostDeployChecks, PostDeployChecksArgs
+from components.gateway import EdgeGateway, EdgeGatewayArgs
 from components.images import ServiceImages, ServiceImagesArgs
 from components.monitoring import MonitoringStack, MonitoringStackArgs, monitoring_budget
-from components.settings import COLORS, SettingsError, load
+from components.settings import COLORS, SettingsError, internal_hostname, load
 
 # Bad config stops here, before anything is registered. It is the user's
 # mistake, not a bug: one clear line, no traceback.
@@ -25,6 +26,13 @@ baseline = ClusterBaseline(
     "baseline", ClusterBaselineArgs(settings=settings, extra_budget=monitoring_budget(settings))
 )
 after_baseline = pulumi.ResourceOptions(depends_on=[baseline])
+
+# The Gateway the routes attach to and, in dev, Traefik serving it.
+edge = EdgeGateway(
+    "edge",
+    EdgeGatewayArgs(settings=settings, namespace=baseline.namespace, previous_parent=baseline),
+    opts=after_baseline,
+)
 
 monitoring = MonitoringStack(
     "monitoring",
@@ -60,7 +68,10 @@ services = {
             edge=settings.edge,
             namespace=baseline.namespace,
             service_account=baseline.service_accounts[service.key],
-            gateway_name=baseline.gateway_name,
+            gateway_name=edge.gateway_name,
+            internal_hostname=internal_hostname(service.name, settings.namespace)
+            if not service.public and EdgeGateway.internal_listener(settings)
+            else None,
             images=colour_images[service.key],
         ),
         opts=after_baseline,
@@ -100,3 +111,6 @@ pulumi.export(
 )
 if images is not None:
     pulumi.export("imageDigests", images.digests)
+if edge.address is not None:
+    # The gateway Traefik's Services (dev): clients send Host <svc>.<edge.domain>.
+    pulumi.export("gateway", {"address": edge.address, "internalAddress": edge.internal_address})

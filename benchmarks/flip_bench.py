@@ -71,6 +71,9 @@ def stack_file(services: int) -> tuple[str, dict[str, object]]:
     config[f"{PROJECT}:namespace"] = f"kgot-{stack}"
     config[f"{PROJECT}:activeColor"] = "blue"
     config[f"{PROJECT}:standbyWeight"] = 0
+    # One gateway Traefik a cluster (its namespace and classes are cluster
+    # objects): the benchmark's stacks measure the API, not the proxy.
+    config[f"{PROJECT}:gateway"] = {"deploy": False}
     catalogue = config[f"{PROJECT}:services"]
     template = catalogue[TEMPLATE_SERVICE]
     for index in range(services - len(catalogue)):

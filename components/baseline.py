@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from components.baseline_network import network_policies
 from components.baseline_quota import ResourceBudget, limit_range, quota, service_budget
 from components.baseline_rbac import roles
-from components.labels import PART_OF, SKIP_AWAIT, common_labels
+from components.labels import PART_OF, common_labels
 from components.settings import PlatformSettings, ServiceSettings
 
 __all__ = [
@@ -38,8 +38,6 @@ class ClusterBaseline(pulumi.ComponentResource):
 
     namespace: pulumi.Output[str]
     service_accounts: dict[str, pulumi.Output[str]]
-    # The shared Gateway public services attach their HTTPRoutes to, if any.
-    gateway_name: str | None
 
     def __init__(
         self, name: str, args: ClusterBaselineArgs, opts: pulumi.ResourceOptions | None = None
@@ -58,12 +56,10 @@ class ClusterBaseline(pulumi.ComponentResource):
         network_policies(
             name, self._settings, lambda policy: self._meta(policy, "network-policy"), self._child
         )
-        self.gateway_name = self._gateway(name)
         self.register_outputs(
             {
                 "namespace": self.namespace,
                 "serviceAccounts": self.service_accounts,
-                "gatewayName": self.gateway_name,
             }
         )
 
@@ -103,40 +99,3 @@ class ClusterBaseline(pulumi.ComponentResource):
             opts=self._child,
         )
         return account.metadata.name
-
-    def _gateway(self, name: str) -> str | None:
-        settings = self._settings
-        if settings.traffic.routing != "gateway" or not any(s.public for s in settings.services):
-            return None
-        edge = settings.edge
-        k8s.apiextensions.CustomResource(
-            f"{name}-gateway",
-            api_version="gateway.networking.k8s.io/v1",
-            kind="Gateway",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=PART_OF,
-                namespace=self.namespace,
-                labels=common_labels(PART_OF, "edge"),
-                annotations=SKIP_AWAIT,
-            ),
-            spec={
-                "gatewayClassName": edge.gateway_class_name,
-                "listeners": [
-                    {
-                        "name": "https",
-                        "protocol": "HTTPS",
-                        "port": 443,
-                        "hostname": f"*.{edge.domain}",
-                        # The certificate is issued outside the program
-                        # (cert-manager or the platform team's CA).
-                        "tls": {
-                            "mode": "Terminate",
-                            "certificateRefs": [{"kind": "Secret", "name": edge.tls_secret_name}],
-                        },
-                        "allowedRoutes": {"namespaces": {"from": "Same"}},
-                    }
-                ],
-            },
-            opts=self._child,
-        )
-        return PART_OF

@@ -7,11 +7,9 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
-from kgot_contract import HTTP_ROUTE
 
+from components.bluegreen_routing import http_route, ingresses
 from components.labels import (
-    CANARY_ANNOTATION,
-    CANARY_WEIGHT_ANNOTATION,
     METRICS_PATH_ANNOTATION,
     SERVICE_UID,
     SKIP_AWAIT,
@@ -19,7 +17,13 @@ from components.labels import (
     service_pod_labels,
     service_selector,
 )
-from components.settings import COLORS, Color, EdgeSettings, ServiceSettings, TrafficSettings
+from components.settings import (
+    COLORS,
+    Color,
+    EdgeSettings,
+    ServiceSettings,
+    TrafficSettings,
+)
 
 
 @dataclass
@@ -31,6 +35,10 @@ class BlueGreenServiceArgs:
     service_account: pulumi.Input[str]
     # Gateway the HTTPRoute of a public service attaches to (gateway routing).
     gateway_name: str | None = None
+    # An internal service's host on the Gateway's listener `internal`
+    # (gateway.internalRoutes listener); None: its route has its own Service
+    # as parent (GAMMA, served by a mesh).
+    internal_hostname: str | None = None
     # Image per colour, e.g. digests from ServiceImages; default: the service's
     # `<image>:<version>`, pinned by the digest stack config gives that version.
     images: Mapping[Color, pulumi.Input[str]] = field(default_factory=dict)
@@ -67,19 +75,31 @@ class BlueGreenService(pulumi.ComponentResource):
             active_color,
             pulumi.ResourceOptions(parent=self, depends_on=[deployments[active_color]]),
         )
+        self._disruption_budget(name)
+        # The weights move between the two Services' selector changes: first
+        # `<svc>` selects its (new) colour, then the route or canary weights
+        # change, then `<svc>-preview` selects its colour. On a promote
+        # (50/50 -> all on the target, where both selectors swap and the
+        # weights go to 100/0 in one `up`) every state in between sends the
+        # colour being left no more than it had: once `<svc>` selects the
+        # target, both backends are the target; the preview turns to the old
+        # colour only when its weight is already 0. Routes first (or the
+        # preview Service first, as before) would let a proxy that sees one
+        # change before the other send a burst back to the colour being left.
+        routing: list[pulumi.Resource] = []
+        route_opts = pulumi.ResourceOptions(
+            parent=self, depends_on=[active, deployments[standby_color]]
+        )
+        if args.traffic.routing == "gateway":
+            routing.append(http_route(name, args, self._meta, route_opts))
+        elif args.traffic.routing == "ingress" and svc.public:
+            routing.extend(ingresses(name, args, self._meta, route_opts))
         preview = self._service(
             name,
             f"{svc.name}-preview",
             standby_color,
-            pulumi.ResourceOptions(parent=self, depends_on=[deployments[standby_color]]),
+            pulumi.ResourceOptions(parent=self, depends_on=[deployments[standby_color], *routing]),
         )
-        self._disruption_budget(name)
-        # The HTTPRoute and the Ingresses send traffic to both colours' Services.
-        route_opts = pulumi.ResourceOptions(parent=self, depends_on=[active, preview])
-        if args.traffic.routing == "gateway":
-            self._http_route(name, route_opts)
-        elif args.traffic.routing == "ingress" and svc.public:
-            self._ingresses(name, route_opts)
         self.endpoint = self._endpoint(active)
         self.preview_endpoint = self._endpoint(preview)
         self.register_outputs(
@@ -249,93 +269,6 @@ class BlueGreenService(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-
-    def _backend_refs(self) -> list[dict[str, object]]:
-        svc = self._args.service
-        traffic = self._args.traffic
-        return [
-            {"name": svc.name, "port": svc.port, "weight": traffic.active_weight},
-            {"name": f"{svc.name}-preview", "port": svc.port, "weight": traffic.standby_weight},
-        ]
-
-    def _http_route(self, name: str, opts: pulumi.ResourceOptions) -> None:
-        svc = self._args.service
-        edge = self._args.edge
-        if svc.public and self._args.gateway_name is not None:
-            parent: dict[str, object] = {"name": self._args.gateway_name, "sectionName": "https"}
-            hostnames: list[str] | None = [edge.hostname(svc)]
-        else:
-            # East-west (GAMMA): the route applies to in-cluster calls of `<svc>`.
-            parent = {"group": "", "kind": "Service", "name": svc.name}
-            hostnames = None
-        spec: dict[str, object] = {
-            "parentRefs": [parent],
-            "rules": [{"backendRefs": self._backend_refs()}],
-        }
-        if hostnames:
-            spec["hostnames"] = hostnames
-        k8s.apiextensions.CustomResource(
-            f"{name}-httproute",
-            # The routing kind the rollout tool's gate and rollback know by this name.
-            api_version=HTTP_ROUTE.api_version,
-            kind=HTTP_ROUTE.kind,
-            metadata=self._meta(svc.name, SKIP_AWAIT),
-            spec=spec,
-            opts=opts,
-        )
-
-    def _ingresses(self, name: str, opts: pulumi.ResourceOptions) -> None:
-        svc = self._args.service
-        edge = self._args.edge
-        traffic = self._args.traffic
-        host = edge.hostname(svc)
-        # ingress-nginx pairs a canary Ingress with the main one by host and
-        # path; the canary always exists so a weight change is an annotation.
-        for ingress_name, backend, extra in (
-            (svc.name, svc.name, {}),
-            (
-                f"{svc.name}-canary",
-                f"{svc.name}-preview",
-                {
-                    CANARY_ANNOTATION: "true",
-                    CANARY_WEIGHT_ANNOTATION: str(traffic.standby_weight),
-                },
-            ),
-        ):
-            k8s.networking.v1.Ingress(
-                f"{name}-ingress-{ingress_name}",
-                metadata=self._meta(ingress_name, {**SKIP_AWAIT, **extra}),
-                spec=k8s.networking.v1.IngressSpecArgs(
-                    ingress_class_name=edge.ingress_class_name,
-                    tls=[
-                        k8s.networking.v1.IngressTLSArgs(
-                            hosts=[host], secret_name=edge.tls_secret_name
-                        )
-                    ],
-                    rules=[
-                        k8s.networking.v1.IngressRuleArgs(
-                            host=host,
-                            http=k8s.networking.v1.HTTPIngressRuleValueArgs(
-                                paths=[
-                                    k8s.networking.v1.HTTPIngressPathArgs(
-                                        path="/",
-                                        path_type="Prefix",
-                                        backend=k8s.networking.v1.IngressBackendArgs(
-                                            service=k8s.networking.v1.IngressServiceBackendArgs(
-                                                name=backend,
-                                                port=k8s.networking.v1.ServiceBackendPortArgs(
-                                                    name="http"
-                                                ),
-                                            )
-                                        ),
-                                    )
-                                ]
-                            ),
-                        )
-                    ],
-                ),
-                opts=opts,
-            )
 
     def _endpoint(self, service: k8s.core.v1.Service) -> pulumi.Output[str]:
         port = self._args.service.port

@@ -24,6 +24,7 @@ from components.labels import (
     TIER_SERVICE,
 )
 from components.settings import PlatformSettings
+from components.traefik_ports import METRICS_PORT, METRICS_SERVICE
 
 DASHBOARDS_DIR = Path(__file__).resolve().parent.parent / "dashboards"
 DASHBOARD_FILES = (
@@ -40,6 +41,10 @@ PAGERDUTY_KEY_FILE = "pagerduty-integration-key"
 # A rollout that ended in one of these did what it was asked; any other final
 # status of `kgot_deployments_total` counts as a failed deployment.
 SUCCESSFUL_DEPLOYMENT_STATUSES = "succeeded|promoted|completed"
+
+
+# The scrape job of the gateway Traefik (when the program runs it).
+GATEWAY_JOB = "gateway"
 
 
 def to_yaml(document: object) -> str:
@@ -120,8 +125,27 @@ def prometheus_config(settings: PlatformSettings) -> dict[str, object]:
                     ),
                 ],
             },
+            *_gateway_jobs(settings),
         ],
     }
+
+
+def _gateway_jobs(settings: PlatformSettings) -> list[dict[str, object]]:
+    """Traefik's per-backend metrics, when the program runs it (gateway.deploy).
+
+    Every pod through the headless Service (one target a pod, so a counter
+    never jumps between replicas). Traefik's own `service` label (the backend,
+    e.g. `kgot-dev-controller-preview-8080@kubernetesgateway`) is kept as it is.
+    """
+    if not settings.gateway.deploy:
+        return []
+    host = f"{METRICS_SERVICE}.{settings.edge.controller_namespace}.svc.cluster.local"
+    return [
+        {
+            "job_name": GATEWAY_JOB,
+            "dns_sd_configs": [{"names": [host], "type": "A", "port": METRICS_PORT}],
+        }
+    ]
 
 
 def recording_rules(settings: PlatformSettings) -> dict[str, object]:

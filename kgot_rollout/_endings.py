@@ -89,6 +89,7 @@ class Endings:
                 f"gate inconclusive (metrics missing) for {limits.missing_data_seconds:g}s: "
                 f"{held.gate.describe()}"
             )
+        reason = held.why or reason
         self.journal.record(rollout_id, kind, event, weight=weight, reason=reason)
         freeze = self.freeze or settings.rollback.on_breach == "freeze"
         if settings.rollback.on_missing_data == "rollback" and not freeze:

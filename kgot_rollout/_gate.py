@@ -6,11 +6,13 @@ import math
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from components.settings import BuiltinTrigger, PlatformSettings
+from components.settings import BuiltinTrigger, PlatformSettings, TriggerSource
+from kgot_rollout import _gateway_metrics as gateway_metrics
 from kgot_rollout._exceptions import MetricsUnavailableError, RefusedError
 from kgot_rollout._prometheus import MetricsSource
 from kgot_rollout._queries import QuerySet, cpu_query, render
 from kgot_rollout._triggers import GateResult, TriggerSpec, Verdict, evaluate, worst_of
+from kgot_rollout._types import Colour, TrafficState
 
 
 @dataclass(frozen=True)
@@ -62,12 +64,50 @@ class Gate:
             for colour in ("blue", "green")
         }
 
+    def gateway_baseline_latency(self, state: TrafficState, at: float) -> float | None:
+        """p95 latency at the gateway of the colour ``state`` makes active (before a shift)."""
+        values = self.source.query(
+            self._render_gateway(self.queries.gateway_latency_p95, state.active, state), at
+        )
+        finite = [v for v in values if math.isfinite(v) and v > 0]
+        return max(finite) if finite else None
+
+    def _render_gateway(self, template: str, colour: Colour, state: TrafficState) -> str:
+        values = gateway_metrics.variables(self.settings, state, colour)
+        return self._render(gateway_metrics.render_gateway(template, values), colour)
+
+    def _sourced(
+        self,
+        source: TriggerSource,
+        application: str,
+        gateway: str,
+        colour: Colour,
+        routing: TrafficState | None,
+    ) -> tuple[str, tuple[str, ...], str]:
+        """The query, the other sources' queries and the source's name of one trigger."""
+        if source == "application":
+            return self._render(application, colour), (), ""
+        state = routing or TrafficState.of(self.settings.traffic)
+        at_gateway = self._render_gateway(gateway, colour, state)
+        if source == "gateway":
+            return at_gateway, (), "gateway"
+        return self._render(application, colour), (at_gateway,), "application and gateway"
+
     def triggers(
-        self, colour: str, baseline: float | None, *, latency: bool = True
+        self,
+        colour: Colour,
+        baseline: float | None,
+        *,
+        latency: bool = True,
+        routing: TrafficState | None = None,
+        gateway_baseline: float | None = None,
     ) -> tuple[TriggerSpec, ...]:
         """The colour's triggers, or RefusedError when none is left to evaluate.
 
         ``latency=False`` leaves the latency trigger out (a watch with no baseline).
+        ``routing``: the traffic state the gateway's queries are rendered for (which
+        Service carries ``colour``); default: the stack's. ``gateway_baseline``: the
+        active colour's p95 at the gateway, for a latency trigger read there.
         """
         # A custom trigger named like a built-in one never gets here: the
         # settings model refuses it, so --skip-trigger cannot drop it too.
@@ -75,22 +115,25 @@ class Gate:
         skip = set(self.skip)
         if not latency:
             skip.add(BuiltinTrigger.LATENCY)
+        error_query, error_also, error_source = self._sourced(
+            rb.error_rate.source,
+            self.queries.error_rate,
+            self.queries.gateway_error_rate,
+            colour,
+            routing,
+        )
+        latency_spec = self._latency(colour, baseline, gateway_baseline, routing)
         builtin = [
             TriggerSpec(
                 BuiltinTrigger.ERROR_RATE,
-                self._render(self.queries.error_rate, colour),
+                error_query,
                 rb.error_rate.threshold,
                 ">",
                 rb.error_rate.window_seconds,
+                also=error_also,
+                source=error_source,
             ),
-            TriggerSpec(
-                BuiltinTrigger.LATENCY,
-                self._render(self.queries.latency_p95, colour),
-                None if baseline is None else rb.latency.ratio * baseline,
-                ">",
-                rb.latency.window_seconds,
-                missing_reason="no baseline p95 latency on the active colour",
-            ),
+            latency_spec,
             TriggerSpec(
                 BuiltinTrigger.CPU,
                 self._render(self.queries.cpu or cpu_query(self._cpu_limits), colour),
@@ -127,6 +170,50 @@ class Gate:
             )
         return tuple(specs)
 
+    def _latency(
+        self,
+        colour: Colour,
+        baseline: float | None,
+        gateway_baseline: float | None,
+        routing: TrafficState | None,
+    ) -> TriggerSpec:
+        """The latency trigger from its source: each source's p95 against its own baseline.
+
+        With both, the gateway's p95 is put on the application's scale (times the
+        ratio of the baselines), so one threshold, ratio x baseline, judges both.
+        """
+        rb = self.settings.rollback
+        source = rb.latency.source
+        query, also, named = self._sourced(
+            source, self.queries.latency_p95, self.queries.gateway_latency_p95, colour, routing
+        )
+        threshold: float | None = None
+        reason = "no baseline p95 latency on the active colour"
+        if source == "gateway" or (source == "both" and baseline is None):
+            # Read at the gateway alone (with both: the application had no baseline).
+            if source == "both":
+                query, also, named = also[0], (), "gateway"
+            reason = "no baseline p95 latency of the active colour at the gateway"
+            if gateway_baseline is not None:
+                threshold = rb.latency.ratio * gateway_baseline
+        elif baseline is not None:
+            threshold = rb.latency.ratio * baseline
+            if source == "both" and gateway_baseline is None:
+                # Nothing to compare the gateway's p95 with: the application's alone.
+                also, named = (), ""
+            elif source == "both" and gateway_baseline is not None:
+                also = (f"({also[0]}) * {baseline / gateway_baseline:.6g}",)
+        return TriggerSpec(
+            BuiltinTrigger.LATENCY,
+            query,
+            threshold,
+            ">",
+            rb.latency.window_seconds,
+            missing_reason=reason,
+            also=also,
+            source=named,
+        )
+
     def check(
         self, specs: tuple[TriggerSpec, ...], *, now: float, since: float | None
     ) -> GateResult:
@@ -137,8 +224,15 @@ class Gate:
                 start = max(start, since)
             start = min(start, now - self.step)
             try:
+                if spec.judge is not None:
+                    verdicts.append(spec.judge.judge(spec, now))
+                    continue
                 series = (
-                    self.source.query_range(spec.query, start, now, self.step)
+                    [
+                        one
+                        for query in spec.queries
+                        for one in self.source.query_range(query, start, now, self.step)
+                    ]
                     if spec.threshold is not None
                     else []
                 )

@@ -78,6 +78,8 @@ class HoldResult:
 
     outcome: GateOutcome
     gate: GateResult
+    # Why it ended, when not the gate's limits (the data plane's route wait).
+    why: str = ""
 
 
 @dataclass

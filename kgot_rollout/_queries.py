@@ -1,7 +1,8 @@
 """PromQL for the built-in triggers, per colour.
 
 Templates use ``$colour``, ``$namespace``, ``$services`` (a regex of the
-Kubernetes service names) and ``$rate`` (the rate window). They assume the
+Kubernetes service names) and ``$rate`` (the rate window); the gateway's use
+``$backend``, ``$backends``, ``$routes`` and ``$window`` (see the fields). They assume the
 scrape config labels every platform target with ``namespace`` and ``color``
 (from the pod's colour label, ``kgot_contract.COLOR_LABEL``). A JSON file can
 replace any of them (``--queries``); custom triggers from stack config may use
@@ -23,6 +24,20 @@ from kgot_rollout._exceptions import RefusedError
 
 _SEL = 'namespace="$namespace",color="$colour"'
 _DEPLOY = 'namespace="$namespace",deployment=~"($services)-$colour"'
+_GW_5XX = 'code=~"5.."'
+_GW_ERRORS = (
+    f'(sum(rate(traefik_service_requests_total{{service=~"$backend",{_GW_5XX}}}[$rate]))'
+    " or vector(0))"
+)
+_GW_REQUESTS = (
+    '(sum(rate(traefik_service_requests_total{service=~"$backend"}[$rate])) or vector(0))'
+)
+_GW_PROXY_ERRORS = (
+    f'clamp_min((sum(rate(traefik_router_requests_total{{service=~"$routes",{_GW_5XX}}}[$rate]))'
+    " or vector(0))"
+    f' - (sum(rate(traefik_service_requests_total{{service=~"$backends",{_GW_5XX}}}[$rate]))'
+    " or vector(0)), 0)"
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,25 @@ class QuerySet:
         f" / kube_deployment_spec_replicas{{{_DEPLOY}}}))"
     )
     rate_window: str = "1m"
+    # The gateway's side (a trigger's `source: gateway`, the split check), as Traefik
+    # v3.7 exports it. `$backend`: a regex of the colour under test's backend labels,
+    # `$backends`: both colours', `$routes`: the routes' own (router) labels, all
+    # rendered from kgot_contract's mapping; `$window`: the time since the step.
+    # The colour's 5xx share at the gateway, counting the 503s the proxy answers
+    # itself for a backend without a ready server: those reach only the router's
+    # counters, so the route's 5xx beyond its backends' are the colour's.
+    gateway_error_rate: str = (
+        f"({_GW_ERRORS} + {_GW_PROXY_ERRORS}) / ({_GW_REQUESTS} + {_GW_PROXY_ERRORS})"
+    )
+    # The slowest backend's p95 at the gateway (what users wait, proxy included).
+    gateway_latency_p95: str = (
+        "max(histogram_quantile(0.95, sum by (service, le) "
+        '(rate(traefik_service_request_duration_seconds_bucket{service=~"$backend"}[$rate]))))'
+    )
+    # Requests the colour's backends served since the step (the split check).
+    gateway_requests: str = (
+        'sum(increase(traefik_service_requests_total{service=~"$backend"}[$window]))'
+    )
 
     @classmethod
     def from_file(cls, path: Path) -> QuerySet:

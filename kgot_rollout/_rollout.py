@@ -2,8 +2,9 @@
 
 Each command reads the stack's settings, checks Prometheus answers before the
 first step, and wires the parts: step progression (``_steps``), the hold loop
-(``_hold``), rollback (``_rollback``) and the endings (``_endings``). Missing
-data never promotes.
+(``_hold``), the data plane's checks (``_dataplane``), rollback (``_rollback``)
+and the endings (``_endings``); a manual rollback and a watch are their own
+modules (``_manual_rollback``, ``_watch``). Missing data never promotes.
 """
 
 from __future__ import annotations
@@ -12,29 +13,34 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from components.settings import PlatformSettings, SettingsError, parse_settings
+from kgot_rollout._baselines import Baselines
+from kgot_rollout._baselines import measure as measure_baselines
 from kgot_rollout._clock import Clock, SystemClock
 from kgot_rollout._console import Console
+from kgot_rollout._dataplane import DataPlane, data_plane_checks
 from kgot_rollout._endings import Endings
 from kgot_rollout._engine import Engine
 from kgot_rollout._exceptions import MetricsUnavailableError, RefusedError
 from kgot_rollout._gate import Gate
 from kgot_rollout._hold import Hold, HoldPolicy
 from kgot_rollout._journal import Journal, Rollout, new_rollout_id
-from kgot_rollout._notify import Notification, Notifier
-from kgot_rollout._rollback import MANUAL, Rollback
+from kgot_rollout._manual_rollback import rollback as manual_rollback
+from kgot_rollout._notify import Notifier
+from kgot_rollout._rollback import Rollback
+from kgot_rollout._route_status import RouteReader, read_routes
 from kgot_rollout._steps import Steps
+from kgot_rollout._triggers import TriggerSpec
 from kgot_rollout._types import (
     GATED_KINDS,
     Colour,
     Event,
     ExitCode,
-    GateOutcome,
     Outcome,
     RolloutKind,
     RolloutStatus,
     TrafficState,
-    other_colour,
 )
+from kgot_rollout._watch import watch
 
 # A rollout in one of these may be resumed by the next shift in the same direction.
 _RESUMABLE = (RolloutStatus.RUNNING, RolloutStatus.HELD, RolloutStatus.INTERRUPTED)
@@ -71,6 +77,8 @@ class Rollouts:
     scale_failed: bool = False
     # A manual rollback restores routing through the Kubernetes API first.
     fast_rollback: bool = False
+    # The live routes, for the data plane's checks (rollback.dataPlane).
+    read_routes: RouteReader = read_routes
 
     def __post_init__(self) -> None:
         self.rollback_routing = Rollback(
@@ -100,6 +108,7 @@ class Rollouts:
             live_traffic=lambda: TrafficState.of(self.settings().traffic),
             allow_non_routing=self.allow_non_routing,
             prepare_rollback=self.rollback_routing.prepare,
+            data_plane=DataPlane(self.read_routes, self.journal, self.console, self.clock),
         )
 
     # -- reading -------------------------------------------------------------------
@@ -128,19 +137,18 @@ class Rollouts:
         limits = self.policy.limits(gate.settings.rollback)
         return Hold(gate, self.journal, self.console, self.clock, self.policy, limits)
 
-    def _baseline(self, gate: Gate, source: Colour, resumed: Rollout | None) -> float | None:
-        """The active colour's p95 latency (None: no traffic to measure)."""
-        if resumed is not None:
-            recorded = resumed.value("baseline_p95")
-            if isinstance(recorded, int | float):
-                return float(recorded)
-        try:
-            return gate.baseline_latency(source, self.clock.now())
-        except MetricsUnavailableError as exc:
-            raise RefusedError(
-                f"the baseline latency of {source} could not be measured: {exc}; "
-                "nothing was applied"
-            ) from exc
+    @staticmethod
+    def _specs_at(
+        gate: Gate, target: Colour, baselines: Baselines
+    ) -> Callable[[TrafficState], tuple[TriggerSpec, ...]]:
+        """The target's triggers at a traffic state (the gateway's queries follow it)."""
+
+        def specs(state: TrafficState) -> tuple[TriggerSpec, ...]:
+            return gate.triggers(
+                target, baselines.application, routing=state, gateway_baseline=baselines.gateway
+            )
+
+        return specs
 
     def _resumable(
         self, source: Colour, target: Colour, *, also: tuple[RolloutStatus, ...] = ()
@@ -177,8 +185,9 @@ class Rollouts:
             )
         gate = self._online_gate(settings)
         resumed = self._resumable(source, target)
-        baseline = self._baseline(gate, source, resumed)
-        specs = gate.triggers(target, baseline)
+        baselines = measure_baselines(gate, state, source, resumed, self.clock.now())
+        specs_at = self._specs_at(gate, target, baselines)
+        specs = specs_at(state)
         rollout_id = resumed.id if resumed else new_rollout_id(RolloutKind.SHIFT, self.clock.now())
         self.journal.record(
             rollout_id,
@@ -189,7 +198,7 @@ class Rollouts:
             target=target,
             steps=list(steps),
             from_weight=state.standby_weight,
-            baseline_p95=baseline,
+            **baselines.as_record(),
             versions={"blue": settings.blue_version, "green": settings.green_version},
             status=RolloutStatus.RUNNING,
         )
@@ -198,11 +207,11 @@ class Rollouts:
             f"({settings.traffic.version_of(source)} -> {settings.traffic.version_of(target)}) "
             f"steps {','.join(map(str, remaining))}",
             rollout=rollout_id,
-            baseline_p95=baseline if baseline is not None else "none",
+            baseline_p95="none" if baselines.application is None else baselines.application,
         )
         self.console.line(
             f"shift {settings.stack}: {source} -> {target}, steps {remaining}, "
-            f"triggers: {', '.join(s.condition() for s in specs)}"
+            f"triggers: {', '.join(s.condition() for s in specs)}{data_plane_checks(settings)}"
         )
         return self.steps.run(
             settings,
@@ -214,6 +223,7 @@ class Rollouts:
             hold_seconds=self.policy.hold_seconds,
             rollout_id=rollout_id,
             kind=RolloutKind.SHIFT,
+            specs_at=specs_at,
         )
 
     # -- promote ---------------------------------------------------------------------
@@ -229,8 +239,8 @@ class Rollouts:
         gate = self._online_gate(settings)
         # A canary that stopped below 100 is finished by the same rollout.
         resumed = self._resumable(source, target, also=(RolloutStatus.COMPLETED,))
-        baseline = self._baseline(gate, source, resumed)
-        specs = gate.triggers(target, baseline)
+        baselines = measure_baselines(gate, state, source, resumed, self.clock.now())
+        specs_at = self._specs_at(gate, target, baselines)
         if resumed:
             rollout_id, kind = resumed.id, RolloutKind.SHIFT
         else:
@@ -242,130 +252,28 @@ class Rollouts:
             Event.PROMOTE,
             source=source,
             target=target,
-            baseline_p95=baseline,
+            **baselines.as_record(),
             status=RolloutStatus.RUNNING,
         )
         return self.steps.run(
             settings,
             self._hold(gate),
-            specs,
+            specs_at(state),
             source=source,
             target=target,
             steps=[100],
             hold_seconds=self.policy.hold_seconds,
             rollout_id=rollout_id,
             kind=kind,
+            specs_at=specs_at,
         )
 
-    # -- rollback --------------------------------------------------------------------
+    # -- rollback and watch (their own modules) -------------------------------------
     def rollback(self, *, reason: str, to: Colour | None = None) -> Outcome:
-        settings = self.settings()
-        state = TrafficState.of(settings.traffic)
-        if to is not None:
-            wanted = TrafficState(to, 0)
-        elif state.standby_weight > 0:
-            wanted = TrafficState(state.active, 0)
-        else:
-            last = self.journal.last_rollout(kinds=tuple(RolloutKind))
-            if (
-                last is not None
-                and last.status == RolloutStatus.ROLLED_BACK
-                and last.latest("to") == state.active
-            ):
-                if not self.steps.applied(state):
-                    return self._reconcile(settings, state, last.id)
-                return Outcome(
-                    ExitCode.DONE,
-                    f"already rolled back to {state.active} ({last.id}); "
-                    "use --to to flip to a given colour",
-                )
-            wanted = TrafficState(state.standby, 0)
-        if wanted == state:
-            if not self.steps.applied(state):
-                return self._reconcile(settings, state, None)
-            return Outcome(ExitCode.DONE, f"{state.describe()} already; nothing to roll back")
-        rollout_id = new_rollout_id(RolloutKind.ROLLBACK, self.clock.now())
-        self.journal.record(
-            rollout_id,
-            RolloutKind.ROLLBACK,
-            Event.STARTED,
-            source=state.active,
-            target=wanted.active,
-        )
-        self.rollback_routing.run(
-            settings, state, wanted, trigger=MANUAL, reason=reason, rollout_id=rollout_id
-        )
-        message = f"rolled back to {wanted.describe()}: {reason}"
-        self.endings.finish(
-            settings,
-            rollout_id,
-            RolloutKind.ROLLBACK,
-            RolloutStatus.ROLLED_BACK,
-            message,
-            Notification.ROLLBACK,
-        )
-        return Outcome(ExitCode.DONE, message, rollout_id)
+        return manual_rollback(self, reason=reason, to=to)
 
-    def _reconcile(
-        self, settings: PlatformSettings, state: TrafficState, rollout_id: str | None
-    ) -> Outcome:
-        """The update a fast rollback could not finish: the state records live routing."""
-        self.rollback_routing.reconcile(settings, state, rollout_id)
-        return Outcome(
-            ExitCode.DONE,
-            f"{state.describe()} already routed; the stack's state now records it",
-            rollout_id or "",
-        )
-
-    # -- watch -----------------------------------------------------------------------
     def watch(self, window: float | None = None) -> Outcome:
-        settings = self.settings()
-        state = TrafficState.of(settings.traffic)
-        colour = state.active
-        gate = self._online_gate(settings)
-        last = self.journal.last_rollout(kinds=GATED_KINDS)
-        baseline: float | None = None
-        if last is not None and last.value("target") == colour:
-            value = last.value("baseline_p95")
-            baseline = float(value) if isinstance(value, int | float) else None
-        if baseline is None:
-            self.journal.log("watch: no recorded baseline; latency trigger off", level="WARNING")
-        specs = gate.triggers(colour, baseline, latency=baseline is not None)
-        seconds = window if window is not None else settings.rollback.monitoring_window_seconds
-        rollout_id = new_rollout_id(RolloutKind.WATCH, self.clock.now())
-        self.journal.record(
-            rollout_id, RolloutKind.WATCH, Event.STARTED, colour=colour, window=seconds
-        )
-        self.console.line(
-            f"watch {settings.stack}: {colour} for {seconds:g}s, "
-            f"triggers: {', '.join(s.condition() for s in specs)}"
-        )
-        held = self._hold(gate).run(
-            specs,
-            colour=colour,
-            weight=state.weight_of(colour),
-            seconds=seconds,
-            since=self.clock.now(),
-            rollout=rollout_id,
-            label="[watch]",
-        )
-        if held.outcome is GateOutcome.PASS:
-            message = f"{colour} healthy for the whole monitoring window ({seconds:g}s)"
-            self.endings.finish(
-                settings, rollout_id, RolloutKind.WATCH, RolloutStatus.HEALTHY, message, None
-            )
-            return Outcome(ExitCode.DONE, message, rollout_id)
-        previous = other_colour(colour) if state.standby_weight == 0 else colour
-        return self.endings.failed_gate(
-            settings,
-            held,
-            state,
-            previous,
-            colour,
-            state.weight_of(colour),
-            rollout_id,
-            RolloutKind.WATCH,
-        )
+        return watch(self, window)
 
     # -- interruption ----------------------------------------------------------------
     def interrupted(self) -> None:

@@ -15,6 +15,7 @@ from components.settings import PlatformSettings
 from kgot_rollout._clock import Clock
 from kgot_rollout._cluster import gaining_colours, not_serving
 from kgot_rollout._console import Console, bar
+from kgot_rollout._dataplane import DataPlane
 from kgot_rollout._endings import Endings
 from kgot_rollout._engine import Engine, PreviewReport, describe_steps, unsafe_changes
 from kgot_rollout._exceptions import RefusedError
@@ -49,6 +50,9 @@ class Steps:
     # what a fast rollback would apply, so a breach restores routing without
     # first reading the stack's state (Rollback.prepare).
     prepare_rollback: Callable[[], None] = lambda: None
+    # Between a step's `up` and its hold: waits for the gateway to take the routes
+    # and adds the split check (kgot_rollout._dataplane); None: no gateway checks.
+    data_plane: DataPlane | None = None
 
     def apply(
         self,
@@ -148,7 +152,10 @@ class Steps:
         hold_seconds: float,
         rollout_id: str,
         kind: RolloutKind,
+        specs_at: Callable[[TrafficState], tuple[TriggerSpec, ...]] | None = None,
     ) -> Outcome:
+        """``specs_at``: a step's triggers from the state it applies (the gateway's
+        queries name the Service that carries the colour); default ``specs``."""
         current = TrafficState.of(settings.traffic)
         since: float | None = None
         for index, weight in enumerate(steps, start=1):
@@ -174,10 +181,20 @@ class Steps:
             self.prepare_rollback()
             self.journal.record(rollout_id, kind, Event.STEP_APPLIED, weight=weight, colour=target)
             self.console.line(f"{label} {bar(weight)} {target} {weight}% applied")
+            step_specs = specs if specs_at is None else specs_at(after)
+            if self.data_plane is not None:
+                checked = self.data_plane.before_hold(
+                    settings, hold.gate, after, target, step_specs, rollout=rollout_id, label=label
+                )
+                if checked.stopped is not None:
+                    return self.endings.failed_gate(
+                        settings, checked.stopped, current, source, target, weight, rollout_id, kind
+                    )
+                step_specs = checked.specs
             if since is None:
                 since = self.clock.now()
             held = hold.run(
-                specs,
+                step_specs,
                 colour=target,
                 weight=weight,
                 seconds=hold_seconds,

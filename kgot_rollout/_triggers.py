@@ -13,6 +13,7 @@ import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from components.settings import Comparison
 from kgot_rollout._types import GateOutcome
@@ -30,6 +31,16 @@ class Status(enum.Enum):
     MISSING = "missing"
 
 
+class Judge(Protocol):
+    """A check judged from the metrics by itself (not a threshold held on one series)."""
+
+    def condition(self) -> str: ...
+
+    def judge(self, spec: TriggerSpec, now: float) -> Verdict:
+        """The verdict at ``now``; MetricsUnavailableError if the provider failed."""
+        ...
+
+
 @dataclass(frozen=True)
 class TriggerSpec:
     """One rendered trigger: a PromQL query and the condition that breaches it."""
@@ -41,15 +52,30 @@ class TriggerSpec:
     window_seconds: float
     metric: str = ""
     missing_reason: str = ""
+    # More queries of the same trigger from other sources (the gateway's beside the
+    # application's): their series merge with the query's, the worst value winning.
+    also: tuple[str, ...] = ()
+    # Where the numbers come from ("" : the application's metrics), for the condition.
+    source: str = ""
+    # A check that is no threshold on a series (the split the gateway served):
+    # judges at ``now`` by itself instead of the query.
+    judge: Judge | None = None
 
     @property
     def label(self) -> str:
         return self.metric or self.name
 
+    @property
+    def queries(self) -> tuple[str, ...]:
+        return (self.query, *self.also)
+
     def condition(self) -> str:
+        if self.judge is not None:
+            return self.judge.condition()
+        at = f" at the {self.source}" if self.source else ""
         if self.threshold is None:
-            return f"{self.name} (no threshold: {self.missing_reason})"
-        return f"{self.name} {self.comparison} {self.threshold:g} for {self.window_seconds:g}s"
+            return f"{self.name}{at} (no threshold: {self.missing_reason})"
+        return f"{self.name}{at} {self.comparison} {self.threshold:g} for {self.window_seconds:g}s"
 
 
 @dataclass(frozen=True)
@@ -63,6 +89,9 @@ class Verdict:
     def describe(self) -> str:
         value = "no data" if self.value is None else f"{self.value:.4g}"
         text = f"{self.trigger.name}={value} ({self.status.value}; {self.trigger.condition()})"
+        if self.trigger.judge is not None:
+            # A check judged by itself names what it saw in its reason.
+            text = f"{self.trigger.name} ({self.status.value}; {self.trigger.condition()})"
         return f"{text}: {self.reason}" if self.reason else text
 
 

@@ -24,10 +24,11 @@ from kgot_rollout._hold import HoldPolicy
 from kgot_rollout._journal import Journal, check_stack_name, exclusive
 from kgot_rollout._metrics import build_registry, push, write_textfile
 from kgot_rollout._notify import PAGERDUTY_EVENTS_URL, Notifier
-from kgot_rollout._parser import build_parser
+from kgot_rollout._parser import build_parser as build_parser
 from kgot_rollout._prometheus import MetricsSource, PrometheusClient, check_url
 from kgot_rollout._queries import QuerySet
 from kgot_rollout._rollout import Rollouts, parse_steps
+from kgot_rollout._route_status import RouteReader, read_routes
 from kgot_rollout._types import GATED_KINDS, ExitCode, Outcome, parse_colour
 
 
@@ -37,6 +38,8 @@ class Dependencies:
 
     engine: Callable[[argparse.Namespace], Engine] | None = None
     metrics: Callable[[argparse.Namespace], MetricsSource] | None = None
+    # The live routes (rollback.dataPlane); default: kubectl.
+    routes: RouteReader | None = None
     clock: Clock = field(default_factory=SystemClock)
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
@@ -238,6 +241,7 @@ def _rollouts(
         notifier_factory=notifier_for,
         scale_failed=args.scale_failed,
         fast_rollback=getattr(args, "fast", False),
+        read_routes=deps.routes or read_routes,
     )
 
 

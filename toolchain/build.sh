@@ -11,7 +11,8 @@
 #        kubernetes kwok gateway-api actionlint, and for the real node:
 #        kubernetes-node (kubelet, kube-proxy) coredns crane, and the in-cluster
 #        monitoring binaries prometheus alertmanager (they go into images), and
-#        cosign (signs the local images and verifies them before a deploy)
+#        cosign (signs the local images and verifies them before a deploy),
+#        traefik (the local cluster's gateway: Gateway API and ingress-nginx canaries)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -208,8 +209,37 @@ build_cosign() {
   go_build cosign "$2" "$here/cosign" "$1/bin" "$ld" github.com/sigstore/cosign/v2/cmd/cosign
 }
 
+# mod_dir <module@version>: the module's folder in the module cache (downloaded
+# outside any module, so no wrapper's replace redirects it).
+mod_dir() {
+  (cd "$root" && GOFLAGS= go mod download -json "$1" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+}
+
+# Traefik, the local cluster's gateway. The wrapper (toolchain/traefik/go.mod)
+# points three dependencies the module proxy cannot serve at folders filled
+# here: the nested module dynamic/ext (committed), abbot/go-http-auth v0.4.0
+# (copied, plus the committed go.mod and the two names of Traefik's fork) and
+# lego v5 (copied, with the committed providers/dns registry laid over it).
+build_traefik() {
+  local out=$1 logfile=$2 work="$1/.work" src
+  mkdir -p "$work"
+  cp -r "$here/traefik/." "$work/"
+  src=$(mod_dir github.com/abbot/go-http-auth@v0.4.0)
+  find "$src" -maxdepth 1 -name '*.go' ! -name '*_test.go' -exec cp {} "$work/go-http-auth/" \;
+  cp "$src/LICENSE" "$work/go-http-auth/"
+  src=$(mod_dir "github.com/go-acme/lego/v5@v$TRAEFIK_LEGO_VERSION")
+  cp -r "$src" "$work/lego" && chmod -R u+w "$work/lego"
+  cp -r "$work/_lego/." "$work/lego/" && rm -rf "$work/_lego"
+  local ld="$ldbase -X github.com/traefik/traefik/v3/pkg/version.Version=$TRAEFIK_VERSION"
+  ld="$ld -X github.com/traefik/traefik/v3/pkg/version.BuildDate=1970-01-01T00:00:00Z"
+  ld="$ld -X github.com/traefik/traefik/v3/pkg/version.Codename=kgot-toolchain"
+  go_build traefik "$logfile" "$work" "$out/bin" "$ld" github.com/traefik/traefik/v3/cmd/traefik
+  rm -rf "$work"
+}
+
 all=(pulumi kubernetes-provider etcd kubernetes kwok gateway-api actionlint
-  kubernetes-node coredns crane prometheus alertmanager cosign)
+  kubernetes-node coredns crane prometheus alertmanager cosign traefik)
 tools=("$@")
 [ ${#tools[@]} -eq 0 ] && tools=("${all[@]}")
 for t in "${tools[@]}"; do
@@ -241,6 +271,7 @@ for t in "${tools[@]}"; do
         continue
       fi
       build_tool cosign "$COSIGN_VERSION" build_cosign ;;
+    traefik) build_tool traefik "$TRAEFIK_VERSION" build_traefik ;;
     *) log "unknown tool '$t'; allowed: ${all[*]}"; exit 2 ;;
   esac
 done

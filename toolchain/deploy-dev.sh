@@ -31,6 +31,16 @@ standby=$(pulumi stack output standbyColor --stack "$stack")
 svc_ip() { kubectl -n "$ns" get service "$1" -o jsonpath='{.spec.clusterIP}' 2>/dev/null; }
 controller=$(svc_ip controller)
 prometheus=$(svc_ip prometheus)
+domain=$(pulumi config get --path edge.domain --stack "$stack" 2>/dev/null || echo kgot.example.com)
+# The gateway Traefik (gateway.deploy): its Services and the certificate its
+# listeners serve (the stack's self-signed one), written where curl can read it.
+edge_ns=$(pulumi config get --path edge.controllerNamespace --stack "$stack" 2>/dev/null || echo kgot-edge)
+gateway=$(kubectl -n "$edge_ns" get service traefik -o jsonpath='{.spec.clusterIP}' 2>/dev/null || true)
+internal=$(kubectl -n "$edge_ns" get service traefik-internal -o jsonpath='{.spec.clusterIP}' 2>/dev/null || true)
+ca=$KGOT_STATE/gateway-ca.crt
+if [ -n "$gateway" ]; then
+  kubectl -n "$ns" get secret kgot-platform-tls -o jsonpath='{.data.tls\.crt}' | base64 -d >"$ca"
+fi
 cat <<MSG
 
 Deployed stack '$stack' into namespace '$ns' on $(kubectl config current-context) ($KUBECONFIG).
@@ -42,6 +52,12 @@ Live traffic: $active; standby: $standby.
 Send a request to a service (its Service's cluster IP, through kube-proxy):
   curl -si http://$controller:8080/        # X-Kgot-Color says which colour answered
 
+Or through the gateway Traefik (HTTPS, the Host picks the route; the stack's
+self-signed certificate, trusted by --cacert):
+  curl -si --cacert $ca --resolve controller.$domain:443:${gateway:-<traefik's cluster IP>} https://controller.$domain/
+Internal services on the gateway's internal listener (in-cluster callers):
+  curl -si --cacert $ca --resolve graph-store.$ns.internal:443:${internal:-<traefik-internal's cluster IP>} https://graph-store.$ns.internal/
+
 Flip all services to $standby:
   source toolchain/env.sh
   pulumi config set activeColor $standby --stack $stack && pulumi up --stack $stack
@@ -49,8 +65,8 @@ Flip all services to $standby:
 Or shift gradually, gated on the stack's own Prometheus (in the cluster):
   .venv/bin/kgot-rollout shift --stack $stack --to $standby --steps 10,25,50,100 \\
     --prometheus http://$prometheus:9090
-(no Gateway runs here: the HTTPRoute weights change in the API server, and the
-requests to Service controller keep going to $active until the last step).
+Traefik serves each step's weights: watch the split through it with
+  .venv/bin/python tests/e2e/traffic.py --gateway --cacert $ca --seconds 120
 Release 1.2.0 is a faulty stand-in (30 % errors, +250 ms): set ${standby}Version
 to 1.2.0, pulumi up, and the same shift rolls back by itself.
 MSG

@@ -20,7 +20,8 @@ for _kgot_bin in \
   "$_kgot_tc/kubernetes-node-$KUBERNETES_VERSION/bin" \
   "$_kgot_tc/coredns-$COREDNS_VERSION/bin" \
   "$_kgot_tc/crane-$CRANE_VERSION/bin" \
-  "$_kgot_tc/cosign-$COSIGN_VERSION/bin"; do
+  "$_kgot_tc/cosign-$COSIGN_VERSION/bin" \
+  "$_kgot_tc/traefik-$TRAEFIK_VERSION/bin"; do
   case ":$PATH:" in *":$_kgot_bin:"*) ;; *) [ -d "$_kgot_bin" ] && PATH="$_kgot_bin:$PATH" ;; esac
 done
 export PATH

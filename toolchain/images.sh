@@ -2,7 +2,8 @@
 # The local cluster's images, built without a Docker engine and served from
 # the registry on loopback: the pod sandbox (pause), the stand-in for the KGoT
 # services (one image, pushed under each service's repository, one tag a
-# release), Prometheus and Alertmanager from the hermetic toolchain.
+# release), Prometheus and Alertmanager from the hermetic toolchain, and the
+# gateway Traefik (the dev stack's gateway.image).
 #
 # An image is a tarball of static binaries (fixed owner, mode and mtime)
 # appended to an empty base with crane, then given its entrypoint, user,
@@ -38,6 +39,8 @@ releases=(
 service_repos=(controller graph-store manager-agent web-agent mcp-tools)
 # The uid of the monitoring images (as their official images: nobody).
 monitoring_uid=65534
+# Traefik's (distroless's nonroot, as components/traefik_ports.py runs it).
+traefik_uid=65532
 
 ilog() { printf 'images: %s\n' "$*" >&2; }
 
@@ -136,7 +139,8 @@ push() {
     { ilog "no registry answers on $reg (toolchain/cluster.sh up starts it)"; return 1; }
   local b
   for b in crane cosign "$tc/prometheus-$PROMETHEUS_VERSION/bin/prometheus" \
-    "$tc/alertmanager-$ALERTMANAGER_VERSION/bin/alertmanager"; do
+    "$tc/alertmanager-$ALERTMANAGER_VERSION/bin/alertmanager" \
+    "$tc/traefik-$TRAEFIK_VERSION/bin/traefik"; do
     command -v "$b" >/dev/null || { ilog "$b is not built: run toolchain/build.sh"; return 1; }
   done
   work=$(mktemp -d)
@@ -168,6 +172,9 @@ push() {
   layer "$work/alertmanager.tar" "$tc/alertmanager-$ALERTMANAGER_VERSION/bin/alertmanager"
   image "$reg/kgot/alertmanager:v$ALERTMANAGER_VERSION" "$work/alertmanager.tar" \
     --entrypoint /bin/alertmanager --user "$monitoring_uid:$monitoring_uid"
+  layer "$work/traefik.tar" "$tc/traefik-$TRAEFIK_VERSION/bin/traefik"
+  image "$reg/kgot/traefik:$TRAEFIK_VERSION" "$work/traefik.tar" \
+    --entrypoint /bin/traefik --user "$traefik_uid:$traefik_uid"
   ilog "pushed and signed to $reg in $((SECONDS - start))s"
   check_pins
 }
@@ -191,8 +198,10 @@ for svc in config["kgot-platform:services"].values():
     if svc["image"].startswith(reg + "/"):
         for version, digest in (svc.get("digests") or {}).items():
             print(f"{svc['image']}:{version} {digest}")
-for key in ("prometheusImage", "alertmanagerImage"):
-    ref = (config.get("kgot-platform:monitoring") or {}).get(key, "")
+refs = [(config.get("kgot-platform:monitoring") or {}).get(key, "")
+        for key in ("prometheusImage", "alertmanagerImage")]
+refs.append((config.get("kgot-platform:gateway") or {}).get("image", ""))
+for ref in refs:
     if ref.startswith(reg + "/") and "@" in ref:
         print(*ref.split("@"))
 PY
@@ -210,6 +219,8 @@ digests() {
   echo "# monitoring:"
   echo "  prometheusImage: $reg/kgot/prometheus:v$PROMETHEUS_VERSION@$(digest "$reg/kgot/prometheus:v$PROMETHEUS_VERSION")"
   echo "  alertmanagerImage: $reg/kgot/alertmanager:v$ALERTMANAGER_VERSION@$(digest "$reg/kgot/alertmanager:v$ALERTMANAGER_VERSION")"
+  echo "# gateway:"
+  echo "  image: $reg/kgot/traefik:$TRAEFIK_VERSION@$(digest "$reg/kgot/traefik:$TRAEFIK_VERSION")"
 }
 
 case ${1:-} in

@@ -6,12 +6,24 @@ Automation API or a `Pulumi.<stack>.yaml` gives them. A bad value is one
 `SettingsError` naming every bad key, its value (`[secret]` for secrets) and
 what is allowed, raised before the program registers any resource.
 
-Modules: `_types` (what a value may be), `_service`, `_triggers`, `_stack`,
-`_network` and `_platform` (the models), `_errors` (the wording), `_reading` and
+Modules: `_types` (what a value may be), `_service`, `_triggers`, `_dataplane`, `_stack`,
+`_network`, `_gateway` and `_platform` (the models), `_errors` (the wording), `_reading` and
 `_program` (where config comes from), `schema` (JSON Schema, README reference).
 """
 
+from components.settings._dataplane import (
+    DataPlaneChecks,
+    RouteStatusCheck,
+    SplitCheck,
+    TriggerSource,
+)
 from components.settings._errors import SettingsError
+from components.settings._gateway import (
+    GatewaySettings,
+    InternalRoutes,
+    internal_hostname,
+    internal_hostnames,
+)
 from components.settings._network import (
     ApiServerEgress,
     EgressDestination,
@@ -80,12 +92,15 @@ __all__ = [
     "ComputeResources",
     "CpuTrigger",
     "CustomTrigger",
+    "DataPlaneChecks",
     "EdgeSettings",
     "EgressDestination",
     "EgressPort",
     "Environment",
     "ErrorRateTrigger",
+    "GatewaySettings",
     "ImageSettings",
+    "InternalRoutes",
     "KeylessIdentity",
     "LatencyTrigger",
     "MonitoringSettings",
@@ -93,17 +108,22 @@ __all__ = [
     "PlatformSettings",
     "ReceiverEgress",
     "RollbackTriggers",
+    "RouteStatusCheck",
     "Secret",
     "SecurityThresholds",
     "ServiceResources",
     "ServiceSettings",
     "SettingsError",
     "SigningSettings",
+    "SplitCheck",
     "TrafficConfig",
     "TrafficRouting",
     "TrafficSettings",
+    "TriggerSource",
     "check_image_build",
     "cpu_millicores",
+    "internal_hostname",
+    "internal_hostnames",
     "kubernetes_name",
     "load",
     "memory_bytes",

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field, PrivateAttr, ValidationInfo, model_v
 
 from components.labels import ALERTMANAGER, ALERTMANAGER_PEERS, GRAFANA, PROMETHEUS
 from components.settings._errors import config_error
+from components.settings._gateway import GatewaySettings
 from components.settings._network import NetworkSettings
 from components.settings._service import ServiceSettings
 from components.settings._stack import (
@@ -153,6 +154,10 @@ class PlatformSettings(TrafficConfig):
     edge: EdgeSettings = Field(
         default_factory=EdgeSettings, description="how public services are reached"
     )
+    gateway: GatewaySettings = Field(
+        default_factory=GatewaySettings,
+        description="the gateway the program runs itself (dev) and internal routes",
+    )
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
     monitoring: MonitoringSettings = Field(
         default_factory=MonitoringSettings,
@@ -261,6 +266,8 @@ class PlatformSettings(TrafficConfig):
         refs += [monitoring.prometheus_image, monitoring.alertmanager_image]
         if monitoring.grafana:
             refs.append(monitoring.grafana_image)
+        if self.gateway.deploy and self.gateway.image is not None:
+            refs.append(self.gateway.image)
         return tuple(dict.fromkeys(refs))
 
     @property

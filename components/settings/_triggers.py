@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from components.settings._dataplane import SOURCE_DESCRIPTION, DataPlaneChecks, TriggerSource
 from components.settings._errors import config_error
 from components.settings._types import (
     FRAMEWORKS,
@@ -35,6 +36,7 @@ Share = Annotated[Number, Field(gt=0.0, le=1.0)]
 class ErrorRateTrigger(ConfigModel):
     threshold: Share = Field(default=0.05, description="5xx share of requests")
     window_seconds: Window = 120
+    source: TriggerSource = Field(default="application", description=SOURCE_DESCRIPTION)
 
 
 class LatencyTrigger(ConfigModel):
@@ -42,6 +44,11 @@ class LatencyTrigger(ConfigModel):
         default=2.0, description="p95 of the colour under test / p95 of the active colour"
     )
     window_seconds: Window = 180
+    source: TriggerSource = Field(
+        default="application",
+        description="as errorRate.source; the gateway's p95 is compared with the gateway's "
+        "p95 of the active colour",
+    )
 
 
 class CpuTrigger(ConfigModel):
@@ -82,6 +89,10 @@ class RollbackTriggers(ConfigModel):
         default=60,
         description="how long Prometheus may stay unreachable or answer errors during a hold "
         "before onMissingData applies; --metrics-error-timeout overrides",
+    )
+    data_plane: DataPlaneChecks = Field(
+        default_factory=DataPlaneChecks,
+        description="checks that the gateway serves each step (route accepted, split served)",
     )
     on_breach: Literal["rollback", "freeze"] = Field(
         default="rollback", description="freeze: stop shifting and alert, never roll back"

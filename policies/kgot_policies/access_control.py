@@ -212,14 +212,20 @@ def workload_grants_validate(args: StackValidationArgs, report_violation: Report
         for o in objects
         if o.kind in _ROLES
     }
+    settings = config(args, {"allowedRoles": []})
+    allowed = {str(r) for r in as_list(settings["allowedRoles"])}
     for binding in (o for o in objects if o.kind in _BINDINGS):
+        kind, name = _role_ref(binding)
+        # A reviewed role (e.g. a gateway controller's Secret reads, which
+        # every TLS-terminating controller needs) is let through by name.
+        if name in allowed or (kind == "Role" and f"{binding.namespace}/{name}" in allowed):
+            continue
         subjects = as_list(binding.body.get("subjects"))
         reached = [
             (s, w) for s in subjects if (w := workloads_of(s, binding.namespace)) is not None
         ]
         if not reached:
             continue
-        kind, name = _role_ref(binding)
         for subject, workloads in reached:
             if binding.namespace is UNKNOWN:
                 continue
@@ -260,6 +266,17 @@ workload_sensitive_grants = StackValidationPolicy(
     "access goes to a User or Group, never to a service account); "
     "read single secrets by name (get) or mount them; never bind system:serviceaccounts, "
     "system:serviceaccounts:<namespace> or system:authenticated to such a role.",
+    config_schema=PolicyConfigSchema(
+        properties={
+            "allowedRoles": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": [],
+                "description": "Reviewed roles whose bindings may hand workloads such grants: "
+                "name (ClusterRole) or namespace/name (Role).",
+            }
+        }
+    ),
 )
 
 POLICIES = [no_cluster_admin, no_wildcards, privilege_escalation, workload_sensitive_grants]

@@ -22,7 +22,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from components.settings import SecurityThresholds, SettingsError, parse_settings, read_stack_file
+from components.settings import (
+    PlatformSettings,
+    SecurityThresholds,
+    SettingsError,
+    parse_settings,
+    read_stack_file,
+)
+from components.traefik_ports import role_name
 
 
 def pack_config(
@@ -31,6 +38,7 @@ def pack_config(
     trivy_reports: Sequence[str] = (),
     verified_digests_file: str | None = None,
     require_signed_images: bool = False,
+    reviewed_roles: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The --policy-pack-config document for one stack."""
     images: dict[str, Any] = {"environment": environment}
@@ -45,6 +53,7 @@ def pack_config(
         "workload-disruption-budget": {"environment": environment},
         # Egress isolation is required in staging and production.
         "network-policy-coverage": {"environment": environment},
+        "rbac-workload-sensitive-grants": {"allowedRoles": list(reviewed_roles)},
         "vulnerability-thresholds": {
             "enabled": bool(trivy_reports),
             "reportPaths": list(trivy_reports),
@@ -60,6 +69,19 @@ def pack_config(
         "policyConfig": {k: dict(v) for k, v in per_policy.items()},
     }
     return per_policy
+
+
+def reviewed_roles(settings: PlatformSettings) -> list[str]:
+    """Roles the stack's own components need that the pack reviews by name.
+
+    The gateway Traefik (gateway.deploy) lists and watches the platform
+    namespace's Secrets: its providers read the TLS certificates of the
+    Gateway's listeners and of the Ingresses through informers, as every
+    TLS-terminating controller does.
+    """
+    return (
+        [f"{settings.namespace}/{role_name(settings.namespace)}"] if settings.gateway.deploy else []
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options.trivy_report,
         options.verified_digests,
         options.require_signed_images or settings.require_signed_images,
+        reviewed_roles(settings),
     )
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
     if not options.output:

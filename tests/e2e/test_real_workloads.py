@@ -11,7 +11,6 @@ one deployment, as an operator's session would; the last one destroys it.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 import urllib.parse
@@ -21,15 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from dev_cluster import STACK, Cluster, Prometheus, deployed_dev
 from kgot_contract import COLOR_LABEL
 from traffic import (
-    Answer,
     LoadRun,
     Target,
     allowed_networks,
     check_targets,
-    route_weights,
     service_targets,
     summary,
 )
@@ -37,160 +34,17 @@ from traffic import (
 from components.checks import health_check_script
 from components.settings import CheckSettings, parse_settings, read_stack_file
 from kgot_rollout._types import Colour, other_colour, parse_colour
-from tests.toolchain_support import REPO, run
 
 pytestmark = pytest.mark.e2e
 
-STACK = "dev"
 SERVICES = ("controller", "graph-store", "manager-agent", "web-agent", "mcp-tools")
 COLOURS = ("blue", "green")
-# Short trigger windows so a breach is decided in seconds (dev's own are minutes).
-WINDOW = 15
 FAULTY = "1.2.0"
-# A pod of this machine's node goes from scheduled to Ready in seconds.
-READY_TIMEOUT = 180
-
-
-class Cluster:
-    """kubectl and the deployed stack, as the tests look at them."""
-
-    def __init__(self, project: Path, env: dict[str, str], namespace: str) -> None:
-        self.project, self.env, self.namespace = project, env, namespace
-
-    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return run(
-            ["kubectl", "-n", self.namespace, *args], cwd=self.project, env=self.env, check=check
-        )
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.kubectl(*args, "-o", "json").stdout)
-
-    def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return run(
-            ["pulumi", *args, "--stack", STACK, "--non-interactive"],
-            cwd=self.project,
-            env=self.env,
-            check=check,
-        )
-
-    def up(self, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.pulumi(
-            "up",
-            "--yes",
-            "--policy-pack",
-            str((self.project / "policies").resolve()),
-            "--policy-pack-config",
-            str(self.project / "pack-config.json"),
-            check=check,
-        )
-
-    def config(self) -> dict[str, str]:
-        out = self.pulumi("config", "--json").stdout
-        return {k.split(":", 1)[1]: str(v.get("value")) for k, v in json.loads(out).items()}
-
-    def set_config(self, **values: str) -> None:
-        for key, value in values.items():
-            self.pulumi("config", "set", key, value)
-
-    def cluster_ip(self, service: str) -> str:
-        return str(self.json("get", "service", service)["spec"]["clusterIP"])
-
-    def route_weights(self, service: str) -> dict[str, int]:
-        return route_weights(self.namespace, service, self.env)
-
-    def selector(self, service: str) -> str:
-        return str(self.json("get", "service", service)["spec"]["selector"][COLOR_LABEL])
-
-    def wait_pods_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            pods = self.json("get", "pods")["items"]
-            waiting = [
-                p["metadata"]["name"]
-                for p in pods
-                if p.get("metadata", {}).get("deletionTimestamp")
-                or not any(
-                    c["type"] == "Ready" and c["status"] == "True"
-                    for c in p.get("status", {}).get("conditions", [])
-                )
-            ]
-            if pods and not waiting:
-                return
-            if time.monotonic() > deadline:
-                described = self.kubectl("describe", "pods", *waiting, check=False).stdout
-                pytest.fail(
-                    f"pods not Ready after {READY_TIMEOUT}s: {waiting}\n{described[-4000:]}"
-                )
-            time.sleep(1)
-
-    def deployment_identity(self) -> dict[str, tuple[str, int]]:
-        return {
-            d["metadata"]["name"]: (d["metadata"]["uid"], d["metadata"]["generation"])
-            for d in self.json("get", "deployments")["items"]
-        }
-
-
-class Prometheus:
-    """The stack's own Prometheus, reached from the host at its Service's cluster IP."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def get(self, path: str, **params: str) -> Any:
-        query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        with urllib.request.urlopen(f"{self.url}{path}{query}", timeout=10) as response:
-            return json.loads(response.read())
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        return list(self.get("/api/v1/query", query=expr)["data"]["result"])
-
-    def wait(self, what: str, check: Any, timeout: float = 120) -> Any:
-        deadline = time.monotonic() + timeout
-        last: Any = None
-        while time.monotonic() < deadline:
-            try:
-                last = check()
-                if last:
-                    return last
-            except OSError as error:
-                last = error
-            time.sleep(2)
-        pytest.fail(f"{what}: not within {timeout}s (last: {last})")
 
 
 @pytest.fixture(scope="module")
 def cluster(project_dir: Path, toolchain_env: dict[str, str]) -> Iterator[Cluster]:
-    """The dev stack from a copy of the committed stack file, green on release
-    1.1.0, with short trigger windows; deployed with the policy pack."""
-    stack_file = project_dir / f"Pulumi.{STACK}.yaml"
-    document = yaml.safe_load(stack_file.read_text())
-    config = document["config"]
-    config["kgot-platform:greenVersion"] = "1.1.0"
-    rollback = config["kgot-platform:rollback"]
-    for trigger in ("errorRate", "latency", "cpu"):
-        rollback[trigger]["windowSeconds"] = WINDOW
-    rollback["monitoringWindowSeconds"] = 60
-    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
-    env = toolchain_env
-    run(["pulumi", "stack", "select", STACK, "--create"], cwd=project_dir, env=env)
-    run(
-        [
-            str(REPO / ".venv/bin/python"),
-            "-m",
-            "kgot_policies.stack_config",
-            STACK,
-            "-o",
-            str(project_dir / "pack-config.json"),
-        ],
-        cwd=project_dir,
-        env={**env, "PYTHONPATH": str(REPO / "policies")},
-    )
-    namespace = str(config["kgot-platform:namespace"])
-    view = Cluster(project_dir, env, namespace)
-    view.up()
-    view.wait_pods_ready()
-    yield view
-    view.pulumi("destroy", "--yes", check=False)
+    yield from deployed_dev(project_dir, toolchain_env)
 
 
 @pytest.fixture(scope="module")
@@ -263,120 +117,6 @@ def test_flip_under_load_moves_every_request(cluster: Cluster) -> None:
     assert before_flip and {a.colour for a in before_flip} == {active}
     assert after_flip and {a.colour for a in after_flip} == {standby}, summary(after_flip)
     assert cluster.deployment_identity() == before, "a flip must not touch a Deployment"
-
-
-def test_gradual_weights_split_traffic_as_the_route_says(cluster: Cluster) -> None:
-    """No Gateway implementation runs here: the HTTPRoute's weights are checked
-    as objects in the API server, and the load generator splits its requests
-    between Service `controller` and `controller-preview` by those weights,
-    standing in for the gateway."""
-    active = cluster.selector("controller")
-    standby = "green" if active == "blue" else "blue"
-    cluster.set_config(standbyWeight="25")
-    cluster.up()
-    try:
-        weights = cluster.route_weights("controller")
-        assert weights == {"controller": 75, "controller-preview": 25}
-        with controller_load(
-            cluster,
-            rate=40,
-            max_requests=200,
-            max_seconds=60,
-            weights=lambda: cluster.route_weights("controller"),
-        ) as load:
-            time.sleep(5.5)
-            answers = load.stop()
-        print(f"\nweighted 75/25: {summary(answers)}")
-        assert all(a.ok for a in answers)
-        share = sum(a.colour == standby for a in answers) / len(answers)
-        assert 0.20 <= share <= 0.30, summary(answers)
-    finally:
-        cluster.set_config(standbyWeight="0")
-        cluster.up()
-
-
-def test_faulty_release_is_rolled_back_by_the_gate_on_the_stack_prometheus(
-    cluster: Cluster, prometheus: Prometheus
-) -> None:
-    """The standby gets the faulty release; `kgot-rollout shift` gates on the
-    in-cluster Prometheus while weighted load runs (the load generator standing
-    in for the gateway, as above); the breach comes from the real pods' metrics
-    and traffic goes back to the healthy colour."""
-    active = cluster.selector("controller")
-    standby = "green" if active == "blue" else "blue"
-    cluster.set_config(**{f"{standby}Version": FAULTY})
-    cluster.up()
-    cluster.wait_pods_ready()
-    # Baseline traffic on the live colour first, so the latency trigger has
-    # something to compare with.
-    log_dir = cluster.project / "logs" / "deployment"
-    with controller_load(
-        cluster, rate=20, max_seconds=400, weights=lambda: cluster.route_weights("controller")
-    ) as load:
-        prometheus.wait(
-            "baseline traffic on the live colour",
-            lambda: prometheus.query(
-                f'sum(rate(http_requests_total{{service="controller",color="{active}"}}[15s])) > 0'
-            ),
-        )
-        started = time.monotonic()
-        rollout = subprocess.run(
-            [
-                str(REPO / ".venv/bin/kgot-rollout"),
-                "shift",
-                "--stack",
-                STACK,
-                "--project-dir",
-                str(cluster.project),
-                "--prometheus",
-                prometheus.url,
-                "--policy-pack-config",
-                str(cluster.project / "pack-config.json"),
-                "--to",
-                standby,
-                "--steps",
-                "25,50,100",
-                "--hold",
-                "60",
-                "--rate-window",
-                "15s",
-                "--interval",
-                "2",
-                "--health-window",
-                "10",
-                "--missing-data-timeout",
-                "60",
-                "--quiet",
-            ],
-            cwd=cluster.project,
-            env=cluster.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        took = time.monotonic() - started
-        time.sleep(5)
-        answers = load.stop()
-    assert rollout.returncode == 3, f"exit {rollout.returncode}\n{rollout.stdout}\n{rollout.stderr}"
-    assert cluster.selector("controller") == active
-    assert cluster.route_weights("controller") == {"controller": 100, "controller-preview": 0}
-
-    events = [
-        json.loads(line) for line in (log_dir / f"history-{STACK}.jsonl").read_text().splitlines()
-    ]
-    breach = [e for e in events if e["event"] == "breach"][-1]
-    bad: list[Answer] = [a for a in answers if not a.ok or a.release == FAULTY]
-    assert bad, "the faulty release never answered: the shift did not reach it"
-    first_bad, last_bad = min(a.started for a in bad), max(a.started for a in bad)
-    decided = float(breach["decided"])
-    print(
-        f"\nfaulty release {FAULTY} on {standby}: rollout exit 3 after {took:.0f}s; "
-        f"detection {decided - first_bad:.1f}s (first bad response to decision), "
-        f"restore {last_bad - decided:.1f}s (decision to last bad response); {summary(answers)}"
-    )
-    after = [a for a in answers if a.started > last_bad]
-    assert after and all(a.ok and a.colour == active for a in after)
-    assert last_bad - decided < 30
 
 
 def test_post_deploy_health_check_runs_against_the_pods(cluster: Cluster) -> None:

@@ -1,12 +1,20 @@
-"""The load generator's own rules, without a cluster: where it may send and
-how it splits requests by weight."""
+"""The load generator's own rules, without a cluster: where it may send, how
+it splits requests by weight (the emulation for clusters without a real
+node), and how it asks a gateway (Host, TLS against the stack's certificate)."""
 
 from __future__ import annotations
 
+import http.server
+import ssl
+import threading
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from traffic import LoadRun, Target, WeightedPicker, allowed_networks
+from traffic import LoadRun, Target, WeightedPicker, allowed_networks, request_once
+
+from components.gateway_tls import self_signed_pair
 
 pytestmark = pytest.mark.unit
 
@@ -35,3 +43,48 @@ def test_load_refuses_addresses_outside_the_local_cluster(host: str) -> None:
 def test_load_accepts_loopback_pods_and_known_cluster_ips(host: str) -> None:
     run = LoadRun(targets={"x": Target("x", host, 80)}, networks=allowed_networks(["10.96.0.20"]))
     assert run.answers == []
+
+
+@pytest.fixture
+def gateway_stand_in(tmp_path: Path) -> Iterator[tuple[int, str, list[str]]]:
+    """An HTTPS server on loopback with the dev gateway's kind of certificate;
+    it answers with the Host it was asked for, as a gateway routes by it."""
+    pair = self_signed_pair(["*.kgot.dev.localhost"], tmp_path)
+    hosts: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hosts.append(self.headers["Host"])
+            self.send_response(200)
+            self.send_header("X-Kgot-Color", "green")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pair.folder / "tls.crt", pair.folder / "tls.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], str(pair.folder / "tls.crt"), hosts
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_gateway_requests_carry_the_host_and_check_the_certificate_against_it(
+    gateway_stand_in: tuple[int, str, list[str]],
+) -> None:
+    port, cafile, hosts = gateway_stand_in
+    target = Target("gateway", "127.0.0.1", port, "controller.kgot.dev.localhost", cafile)
+    answer = request_once(target)
+    assert (answer.status, answer.colour) == (200, "green")
+    assert hosts == ["controller.kgot.dev.localhost"]
+    # A host the certificate does not cover: refused before any request.
+    wrong = Target("gateway", "127.0.0.1", port, "controller.example.com", cafile)
+    refused = request_once(wrong)
+    assert refused.status == 0 and refused.error == "SSLCertVerificationError"
+    assert hosts == ["controller.kgot.dev.localhost"]

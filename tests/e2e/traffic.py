@@ -1,5 +1,11 @@
-"""A bounded load generator for the real node's Services, standing in for the
-clients (and, for weighted routes, for the gateway) of a real cluster.
+"""A bounded load generator for the local cluster: the clients of a real cluster.
+
+On the real node it sends requests through the gateway Traefik (a `Target`
+with a Host header and TLS: the dev stack's self-signed certificate), which
+applies the HTTPRoute and canary weights itself. Its emulation of a gateway
+(splitting requests between Service `<svc>` and `<svc>-preview` by the
+route's weights, `WeightedPicker`) is only for clusters without a real node
+(`KGOT_NODE=none`), where no proxy runs.
 
 The end-to-end tests use it, and so can a person on the local cluster:
     .venv/bin/python tests/e2e/traffic.py --service controller --seconds 120
@@ -18,6 +24,8 @@ import argparse
 import http.client
 import ipaddress
 import json
+import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -33,11 +41,28 @@ LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 
 @dataclass(frozen=True)
 class Target:
-    """One Service as the host reaches it: cluster IP and port."""
+    """One Service as the host reaches it: cluster IP and port. Through a
+    gateway: the Host (and TLS server name) to ask for, and the CA to trust."""
 
     name: str
     host: str
     port: int
+    host_header: str | None = None
+    cafile: str | None = None
+
+
+class _GatewayConnection(http.client.HTTPSConnection):
+    """HTTPS to an address, with the server name (SNI, certificate check) of a host."""
+
+    def __init__(self, target: Target, timeout: float) -> None:
+        context = ssl.create_default_context(cafile=target.cafile)
+        super().__init__(target.host, target.port, timeout=timeout, context=context)
+        self._server_name = target.host_header
+        self._tls = context
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self._server_name)
 
 
 @dataclass(frozen=True)
@@ -75,9 +100,15 @@ def check_targets(targets: Iterable[Target], networks: Sequence[ipaddress.IPv4Ne
 def request_once(target: Target, path: str = "/", timeout: float = 5.0) -> Answer:
     # Wall-clock times: they are compared with the rollout tool's history.
     started = time.time()
-    conn = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
+    conn: http.client.HTTPConnection
+    headers = {"Connection": "close"}
+    if target.host_header is not None:
+        conn = _GatewayConnection(target, timeout)
+        headers["Host"] = target.host_header
+    else:
+        conn = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
     try:
-        conn.request("GET", path, headers={"Connection": "close"})
+        conn.request("GET", path, headers=headers)
         response = conn.getresponse()
         response.read()
         return Answer(
@@ -99,7 +130,8 @@ def request_once(target: Target, path: str = "/", timeout: float = 5.0) -> Answe
 
 class WeightedPicker:
     """Smooth weighted round robin (as nginx balances upstreams): over any
-    window the shares follow the weights, with no randomness to blur a test."""
+    window the shares follow the weights, with no randomness to blur a test.
+    The emulation of a gateway, for clusters without a real node only."""
 
     def __init__(self, weights: Mapping[str, int]) -> None:
         self.set(weights)
@@ -248,25 +280,51 @@ def service_targets(
     return targets, networks
 
 
+def gateway_target(
+    host: str,
+    cafile: str,
+    edge_namespace: str = "kgot-edge",
+    service: str = "traefik",
+    env: Mapping[str, str] | None = None,
+) -> tuple[Target, list[ipaddress.IPv4Network]]:
+    """The gateway Traefik's Service as a load target for `host` (its cluster IP, 443)."""
+    spec = _kubectl_json(edge_namespace, "get", "service", service, env=env)["spec"]
+    target = Target(service, spec["clusterIP"], 443, host_header=host, cafile=cafile)
+    return target, allowed_networks([spec["clusterIP"]])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Weighted load on a service of the local cluster, standing in for the gateway."""
+    """Bounded load on a service of the local cluster, through the gateway or emulating it."""
     parser = argparse.ArgumentParser(
         prog="traffic.py",
-        description="Send bounded load to Service <service> and <service>-preview, split by "
-        "the weights of HTTPRoute <service> (as a gateway would), and print who answered.",
+        description="Send bounded load to a service and print who answered: through the "
+        "gateway Traefik (--gateway: HTTPS, Host <service>.<domain>), or, on a cluster without "
+        "a real node, to Service <service> and <service>-preview split by the weights of "
+        "HTTPRoute <service> (standing in for the gateway).",
     )
     parser.add_argument("--namespace", default="kgot-dev")
     parser.add_argument("--service", default="controller")
     parser.add_argument("--rate", type=float, default=20.0, help="requests a second (max 200)")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long (max 600)")
+    parser.add_argument("--gateway", action="store_true", help="through Traefik (kgot-edge)")
+    parser.add_argument("--domain", default="kgot.dev.localhost", help="edge.domain")
+    parser.add_argument("--cacert", help="the gateway's certificate (make run writes it)")
     args = parser.parse_args(argv)
     if not 0 < args.seconds <= 600:
         parser.error(f"--seconds {args.seconds}: allowed 0 < seconds <= 600")
+    weights: Callable[[], Mapping[str, int]] | None = None
     try:
-        targets, networks = service_targets(
-            args.namespace, (args.service, f"{args.service}-preview")
-        )
-    except LookupError as error:
+        if args.gateway:
+            if not args.cacert:
+                parser.error("--gateway needs --cacert (the certificate make run wrote)")
+            target, networks = gateway_target(f"{args.service}.{args.domain}", args.cacert)
+            targets = {"gateway": target}
+        else:
+            targets, networks = service_targets(
+                args.namespace, (args.service, f"{args.service}-preview")
+            )
+            weights = lambda: route_weights(args.namespace, args.service)  # noqa: E731
+    except (LookupError, subprocess.CalledProcessError) as error:
         parser.error(str(error))
     run = LoadRun(
         targets=targets,
@@ -274,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rate=args.rate,
         max_requests=int(args.rate * args.seconds) + 1,
         max_seconds=args.seconds,
-        weights=lambda: route_weights(args.namespace, args.service),
+        weights=weights,
     )
     with run:
         shown = 0

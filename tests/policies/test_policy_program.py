@@ -18,7 +18,7 @@ import pulumi
 import pytest
 from kgot_policies import evaluate
 from kgot_policies.registry import POLICIES
-from kgot_policies.stack_config import pack_config
+from kgot_policies.stack_config import pack_config, reviewed_roles
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
 pytestmark = pytest.mark.policies
@@ -67,7 +67,10 @@ def _evaluate(
         evaluate.resource(r.typ, _engine_view(r.inputs), r.name) for r in program.resources
     ]
     assert any(r.resource_type == "kubernetes:apps/v1:Deployment" for r in resources)
-    return evaluate.run(POLICIES, resources, pack_config(settings.environment, settings.security))
+    config = pack_config(
+        settings.environment, settings.security, reviewed_roles=reviewed_roles(settings)
+    )
+    return evaluate.run(POLICIES, resources, config)
 
 
 SHIFT_STATES: dict[str, dict[str, Any]] = {

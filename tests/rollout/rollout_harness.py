@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rollout_fakes import FAKE_QUERIES, FakeClock, FakeEngine, RecordedMetrics, dev_config
 
+from kgot_rollout._route_status import RouteReader
 from kgot_rollout.cli import Dependencies, run
 
 
@@ -20,6 +21,8 @@ class Harness:
     engine: FakeEngine
     metrics: RecordedMetrics
     clock: FakeClock
+    # The live routes (rollback.dataPlane); None: the command line's own (kubectl).
+    routes: RouteReader | None = None
     stdout: str = ""
     stderr: str = ""
 
@@ -35,6 +38,7 @@ class Harness:
             engine=lambda args: self.engine,
             metrics=lambda args: self.metrics,
             clock=self.clock,
+            routes=self.routes,
             stdout=out,
             stderr=err,
         )

@@ -206,6 +206,7 @@ def running_prometheus(
     *,
     scrape_seconds: float = 1.0,
     state: StateMetrics | None = None,
+    gateway_port: int | None = None,
 ) -> Iterator[PrometheusServer]:
     binary = prometheus_binary()
     if binary is None:
@@ -229,6 +230,14 @@ def running_prometheus(
     scrape_interval: {scrape}
     static_configs:
       - targets: ["127.0.0.1:{state.port}"]"""
+        if gateway_port is not None:
+            # The gateway's own labels (service, router, code) are kept, as for Traefik.
+            jobs += f"""
+  - job_name: traefik
+    honor_labels: true
+    scrape_interval: {scrape}
+    static_configs:
+      - targets: ["127.0.0.1:{gateway_port}"]"""
         config = Path(tmp, "prometheus.yml")
         config.write_text(
             f"global:\n  scrape_interval: {scrape}\n  evaluation_interval: {scrape}\n"

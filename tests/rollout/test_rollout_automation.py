@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kgot_policies.stack_config import pack_config
+from kgot_policies.stack_config import pack_config, reviewed_roles
 from pulumi.automation.events import EngineEvent, OpType
 
 from components.settings import parse_settings, read_stack_file
@@ -251,7 +251,9 @@ def test_the_default_pack_config_is_the_bridges(project: tuple[Path, dict[str, s
     configs = stack.policy_pack_configs
     assert len(configs) == 1
     settings = parse_settings(read_stack_file(project[0] / "Pulumi.dev.yaml"), "dev")
-    expected = pack_config(settings.environment, settings.security)
+    expected = pack_config(
+        settings.environment, settings.security, reviewed_roles=reviewed_roles(settings)
+    )
     assert json.loads(Path(configs[0]).read_text()) == expected
 
 

@@ -13,3 +13,9 @@ from mocked_program import ProgramRunner
 def run_program() -> Iterator[ProgramRunner]:
     yield ProgramRunner()
     pulumi.runtime.set_all_config({}, [])
+
+
+@pytest.fixture(autouse=True)
+def _tls_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dev stack makes its gateway certificate under $KGOT_CACHE: never the machine's."""
+    monkeypatch.setenv("KGOT_CACHE", str(tmp_path_factory.getbasetemp() / "kgot-cache"))

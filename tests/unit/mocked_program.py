@@ -117,3 +117,16 @@ class ProgramRunner:
         run_once = cast(Callable[[], None], pulumi.runtime.test(execute))  # type: ignore[no-untyped-call]
         run_once()
         return program
+
+
+def plain(value: Any) -> Any:
+    """Inputs as the engine shows them to a policy: secrets unwrapped."""
+    from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
+
+    if is_rpc_secret(value):
+        return plain(unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value

@@ -19,7 +19,7 @@ import pytest
 from kgot_contract import parse_image
 from kgot_policies.evaluate import resource, run
 from kgot_policies.registry import POLICIES
-from kgot_policies.stack_config import pack_config
+from kgot_policies.stack_config import pack_config, reviewed_roles
 from mocked_program import ProgramRunner
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
@@ -67,7 +67,14 @@ def pack_violations(run_program: ProgramRunner, stack: dict[str, Any], digests: 
     program = run_program("dev", stack)
     settings = parse_settings(stack, "dev")
     assert settings.require_signed_images
-    config = pack_config(settings.environment, settings.security, (), str(digests), True)
+    config = pack_config(
+        settings.environment,
+        settings.security,
+        (),
+        str(digests),
+        True,
+        reviewed_roles=reviewed_roles(settings),
+    )
     resources = [resource(r.typ, _plain(r.inputs), name=r.name) for r in program.kubernetes()]
     return [f"{v.policy}: {v.message}" for v in run(POLICIES, resources, config)]
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from kgot_policies.evaluate import resource, run
 from kgot_policies.registry import POLICIES
-from kgot_policies.stack_config import pack_config
+from kgot_policies.stack_config import pack_config, reviewed_roles
 from mocked_program import ProgramRunner
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
@@ -57,5 +57,8 @@ def test_program_passes_the_policy_pack(
     )
     settings = parse_settings(raw, stack)
     resources = [resource(r.typ, _plain(r.inputs), name=r.name) for r in program.kubernetes()]
-    violations = run(POLICIES, resources, pack_config(settings.environment, settings.security))
+    config = pack_config(
+        settings.environment, settings.security, reviewed_roles=reviewed_roles(settings)
+    )
+    violations = run(POLICIES, resources, config)
     assert [f"{v.policy}: {v.message}" for v in violations] == []
