@@ -33,7 +33,15 @@ TEAM_EGRESS = {
 
 
 def _spec(program: Program, name: str) -> dict[str, Any]:
-    spec: dict[str, Any] = program.one("NetworkPolicy", name).inputs["spec"]
+    # The baseline's policy in the platform namespace: the dev stack's gateway
+    # namespace (kgot-edge) has a default-deny of its own.
+    found = [
+        r
+        for r in program.of_kind("NetworkPolicy")
+        if r.k8s_name == name and r.inputs["metadata"].get("namespace") != "kgot-edge"
+    ]
+    assert len(found) == 1, f"NetworkPolicy {name}: found {len(found)}"
+    spec: dict[str, Any] = found[0].inputs["spec"]
     return spec
 
 
