@@ -101,8 +101,12 @@ class _Events:
             self._forward(event)
 
 
-def bridge_pack_config(stack: str, project_dir: Path, output: Path) -> Path:
+def bridge_pack_config(
+    stack: str, project_dir: Path, output: Path, *, extra: Sequence[str] = ()
+) -> Path:
     """Write the pack config the bridge makes from ``Pulumi.<stack>.yaml`` to ``output``.
+
+    ``extra``: more of the bridge's options (``--verified-digests``, ``--trivy-report``).
 
     The bridge (``python -m kgot_policies.stack_config``) reads the stack file
     through components.settings, as CI does before every preview and update, so
@@ -113,7 +117,10 @@ def bridge_pack_config(stack: str, project_dir: Path, output: Path) -> Path:
     path = os.pathsep.join(p for p in (str(pack), os.environ.get("PYTHONPATH", "")) if p)
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", BRIDGE, stack, "--project-dir", str(project), "-o", str(output)],
+            [
+                *(sys.executable, "-m", BRIDGE, stack),
+                *("--project-dir", str(project), "-o", str(output), *extra),
+            ],
             cwd=project,
             env={**os.environ, "PYTHONPATH": path},
             capture_output=True,
