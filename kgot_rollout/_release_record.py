@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+import re
 import secrets
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -168,6 +169,10 @@ class ReleaseRecord:
         return record
 
 
+# release-<id>.json; the files beside it have a second suffix.
+RECORD_NAME = re.compile(r"^release-[^.]+\.json$")
+
+
 def new_release_id(at: float) -> str:
     """``20260101T120000-1a2b``: when it started and a random part."""
     started = datetime.fromtimestamp(at, tz=UTC).strftime("%Y%m%dT%H%M%S")
@@ -202,6 +207,8 @@ def releases(log_dir: Path, stack: str) -> list[ReleaseRecord]:
     if not log_dir.is_dir():
         return found
     for path in log_dir.glob("release-*.json"):
+        if not RECORD_NAME.match(path.name):
+            continue  # a file beside a record (its pack config)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             record = ReleaseRecord.from_json(data)
