@@ -72,17 +72,18 @@ class Release:
         # One release, shift, promote or watch per stack on this machine at a time.
         with exclusive(self.log_dir, self.engine.stack, "release"):
             record = self._start()
-            try:
-                with self.parts.open_prometheus(self.settings()):
+            # Prometheus stays reachable to the end: the picture queries both colours.
+            with self.parts.open_prometheus(self.settings()):
+                try:
                     if self.resumed and record.resume_phase() is not ReleasePhase.PREFLIGHT:
                         self._reopen(record)
                     first = PHASES.index(record.resume_phase())
                     for phase in PHASES[first:]:
                         if self._phase(phase) not in DONE_OUTCOMES:
                             break
-            except KeyboardInterrupt:
-                self.parts.rollouts_for(self.engine).interrupted()
-            return self._end()
+                except KeyboardInterrupt:
+                    self.parts.rollouts_for(self.engine).interrupted()
+                return self._end()
 
     def _start(self) -> ReleaseRecord:
         previous = last_release(self.log_dir, self.engine.stack)
