@@ -179,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     history.add_argument("--json", action="store_true", help="print JSON events")
 
+    command(
+        "sync-config",
+        "write the traffic config its last update applied (colours, weight, versions) into "
+        "the stack config; a stack with no update keeps the committed one",
+    )
+
     release = command(
         "release",
         "the whole release: pre-flight gates, deploy to the standby, validate, gated "

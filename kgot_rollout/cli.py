@@ -1,4 +1,4 @@
-"""Command line: ``kgot-rollout <status|shift|promote|rollback|watch|release|history|report>``."""
+"""Command line: ``kgot-rollout <status|shift|promote|rollback|watch|release|...>``."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from kgot_rollout._metrics import build_registry, push, write_textfile
 from kgot_rollout._notify import PAGERDUTY_EVENTS_URL, Notifier
 from kgot_rollout._parser import build_parser
 from kgot_rollout._paths import log_dir, open_journal
+from kgot_rollout._preflight import sync_traffic_config
 from kgot_rollout._prometheus import MetricsSource, PrometheusClient, check_url
 from kgot_rollout._queries import QuerySet
 from kgot_rollout._registry import ImageRegistry
@@ -252,6 +253,10 @@ def _dispatch(
 
         text = render_status(rollouts, journal, as_json=args.json)
         out.write(text)
+        return Outcome(ExitCode.DONE, "")
+    if args.command == "sync-config":
+        # What a fresh checkout (CI) needs before a preview: the truth, not the committed file.
+        out.write(sync_traffic_config(rollouts.engine) + "\n")
         return Outcome(ExitCode.DONE, "")
     if args.command == "shift":
         try:
