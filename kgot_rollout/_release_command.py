@@ -118,6 +118,8 @@ def release_command(
 ) -> Outcome:
     options = options_from(args)
     project_dir: Path = args.project_dir.resolve()
+    # As force_deploy always did: a forced release's shift may change more than routing.
+    args.allow_non_routing = args.force
 
     def quiet(engine: Engine) -> Rollouts:
         return dataclasses.replace(rollouts_for(engine), notifier_factory=None, after_rollout=None)
