@@ -81,6 +81,7 @@ class CosignRegistry:
             )
         ref = parse_image(image)
         pinned = f"{ref.repository}@{ref.digest}"
+        registry = ref.repository.split("/", 1)[0]
         command = [crane, "digest", pinned]
         if ref.registry_host in LOOPBACK:
             command.append("--insecure")
@@ -90,7 +91,7 @@ class CosignRegistry:
             )
         except subprocess.TimeoutExpired as exc:
             raise RefusedError(
-                f"registry {ref.registry_host}: no answer for {pinned} within "
+                f"registry {registry}: no answer for {pinned} within "
                 f"{CRANE_TIMEOUT_SECONDS} s; nothing was changed"
             ) from exc
         if done.returncode == 0:
@@ -98,7 +99,7 @@ class CosignRegistry:
         error = (done.stderr.strip().splitlines() or ["no output"])[-1]
         if any(words in error for words in UNREACHABLE):
             raise RefusedError(
-                f"registry {ref.registry_host} cannot be reached ({error}); nothing was changed"
+                f"registry {registry} cannot be reached ({error}); nothing was changed"
             )
         if any(words in error for words in NOT_FOUND):
             return f"not in the registry ({pinned})"
