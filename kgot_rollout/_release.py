@@ -35,7 +35,7 @@ from kgot_rollout._release_record import (
     new_release_id,
     write_record,
 )
-from kgot_rollout._types import ExitCode, Outcome
+from kgot_rollout._types import ExitCode, Outcome, parse_colour
 
 _GATED = {
     ExitCode.DONE: PhaseOutcome.PASSED,
@@ -96,7 +96,9 @@ class Release:
         ):
             self.record = previous
             previous.status, previous.finished = ReleaseStatus.RUNNING, None
-            self.plan = Plan(previous.source, previous.target, previous.version)  # type: ignore[arg-type]
+            if previous.source and previous.target:  # pre-flight decided them
+                source, target = parse_colour(previous.source), parse_colour(previous.target)
+                self.plan = Plan(source, target, previous.version)
             self.console.line(
                 f"[release] resuming {previous.id} ({previous.version}) at phase "
                 f"{previous.resume_phase()}"

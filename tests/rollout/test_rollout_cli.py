@@ -530,7 +530,18 @@ def test_report_shows_weights_gate_outcomes_trigger_values_and_what_fired(
 
 
 @pytest.mark.parametrize(
-    "command", ["status", "shift", "promote", "rollback", "watch", "history", "report"]
+    "command",
+    [
+        "status",
+        "shift",
+        "promote",
+        "rollback",
+        "watch",
+        "release",
+        "sync-config",
+        "history",
+        "report",
+    ],
 )
 def test_help_documents_exit_codes(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
