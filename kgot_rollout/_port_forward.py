@@ -33,7 +33,8 @@ def prometheus_forward(
                 process = subprocess.Popen(
                     [
                         *("kubectl", "port-forward", "--namespace", namespace),
-                        *(f"service/{service}", f"127.0.0.1::{port}"),
+                        # Local port 0: kubectl picks a free one and says which.
+                        *("--address", "127.0.0.1", f"service/{service}", f":{port}"),
                     ],
                     stdout=out,
                     stderr=subprocess.STDOUT,

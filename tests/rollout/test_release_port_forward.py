@@ -43,7 +43,7 @@ def test_the_forward_runs_for_the_release_and_stops_after(
         assert url == "http://127.0.0.1:41234"
         args = (tmp_path / "args").read_text().split()
         assert args[:3] == ["port-forward", "--namespace", "kgot-staging"]
-        assert "service/prometheus" in args
+        assert args[3:] == ["--address", "127.0.0.1", "service/prometheus", ":9090"]
         assert not (tmp_path / "stopped").exists()
     assert (tmp_path / "stopped").read_text().strip() == "stopped"
 
