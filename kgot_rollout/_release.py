@@ -20,7 +20,7 @@ from kgot_rollout._journal import Journal, exclusive
 from kgot_rollout._preflight import Plan, settings_with, sync_traffic_config
 from kgot_rollout._release_end import conclude, find_rollouts
 from kgot_rollout._release_parts import ReleaseOptions, ReleaseParts
-from kgot_rollout._release_phases import deploy_standby, validate
+from kgot_rollout._release_phases import deploy_standby, validate, wait_until_scraped
 from kgot_rollout._release_preflight import run_preflight
 from kgot_rollout._release_record import (
     DONE_OUTCOMES,
@@ -226,8 +226,15 @@ class Release:
         if skipped is not None:
             return skipped
         assert self.plan is not None
-        failed, detail = validate(self.settings(), self.plan, self.parts.health_check)
-        return (PhaseOutcome.FAILED if failed else PhaseOutcome.PASSED), detail
+        settings = self.settings()
+        failed, detail = validate(settings, self.plan, self.parts.health_check)
+        if failed:
+            return PhaseOutcome.FAILED, detail
+        rollouts = self.parts.rollouts_for(self.engine)
+        if self.plan.version is not None and rollouts.gate_factory is not None:
+            gate = rollouts.gate_factory(settings)
+            detail += "; " + wait_until_scraped(gate, self.plan.target, self.clock)
+        return PhaseOutcome.PASSED, detail
 
     def _shift(self) -> tuple[PhaseOutcome, str]:
         skipped = self._skipped()

@@ -6,7 +6,9 @@ Deployments from the API server until every one is Available at the size the
 stack asks for. A resumed release never deploys again what the last update
 already applied and is Available. Validate runs the post-deploy health check,
 the very script the ``PostDeployChecks`` Command resource runs, against the
-standby through its preview Service.
+standby through its preview Service, then waits until Prometheus sees every pod
+of the standby up: the pods the deploy replaced stay scrape targets, down,
+until they are gone, and a shift started before would read that as a breach.
 """
 
 from __future__ import annotations
@@ -15,11 +17,18 @@ import subprocess
 from collections.abc import Callable
 
 from components.checks import health_check_script
-from components.settings import CheckSettings, PlatformSettings, ServiceSettings, parse_settings
+from components.settings import (
+    BuiltinTrigger,
+    CheckSettings,
+    PlatformSettings,
+    ServiceSettings,
+    parse_settings,
+)
 from kgot_rollout._clock import Clock
 from kgot_rollout._cluster import not_serving
 from kgot_rollout._engine import Engine
-from kgot_rollout._exceptions import RolloutError
+from kgot_rollout._exceptions import MetricsUnavailableError, RolloutError
+from kgot_rollout._gate import Gate
 from kgot_rollout._journal import Journal
 from kgot_rollout._preflight import Plan, version_key
 from kgot_rollout._types import Colour, TrafficState
@@ -30,6 +39,9 @@ HealthCheck = Callable[[ServiceSettings, Colour, str, CheckSettings], tuple[bool
 # rollout failed at its deadline; give the API server's status a moment more.
 AVAILABLE_GRACE_SECONDS = 60.0
 AVAILABLE_POLL_SECONDS = 2.0
+# How long Prometheus may take to see a deployed colour's pods (and forget the
+# ones it replaced: a terminating pod stays a target for its grace period).
+SCRAPED_TIMEOUT_SECONDS = 180.0
 
 
 def _settings(engine: Engine) -> PlatformSettings:
@@ -123,3 +135,32 @@ def run_health_check(
     except subprocess.TimeoutExpired:
         return False, f"the check did not end within {checks.timeout_seconds + 60}s"
     return done.returncode == 0, (done.stdout + done.stderr).strip()
+
+
+def wait_until_scraped(gate: Gate, colour: Colour, clock: Clock) -> str:
+    """Wait until the gate's health trigger reads ``colour`` healthy (every target up)."""
+    specs = gate.triggers(colour, None, latency=False)
+    spec = next((s for s in specs if s.name == BuiltinTrigger.HEALTH), None)
+    if spec is None or spec.threshold is None:
+        return "health trigger off: Prometheus not waited for"
+    threshold = spec.threshold
+    started = clock.now()
+    last = "no data yet"
+    while True:
+        try:
+            values = gate.source.query(spec.query, clock.now())
+        except MetricsUnavailableError as exc:
+            values, last = [], f"Prometheus: {exc}"
+        if values:
+            worst = min(values) if spec.comparison == "<" else max(values)
+            healthy = worst >= threshold if spec.comparison == "<" else worst <= threshold
+            if healthy:
+                waited = clock.now() - started
+                return f"Prometheus sees every {colour} target up after {waited:.0f}s"
+            last = f"health={worst:g}"
+        if clock.now() - started >= SCRAPED_TIMEOUT_SECONDS:
+            raise RolloutError(
+                f"Prometheus does not see every pod of {colour} up "
+                f"{SCRAPED_TIMEOUT_SECONDS:.0f}s after its health check ({last}); no traffic moved"
+            )
+        clock.sleep(AVAILABLE_POLL_SECONDS)

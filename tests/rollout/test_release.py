@@ -321,3 +321,24 @@ def test_the_bridge_writes_the_pack_config_with_the_verified_digests(tmp_path: P
         "localhost:5000/kgot/controller:1.1.0@sha256:" in Path(files["verifiedDigests"]).read_text()
     )
     assert len(records(harness)) == 1
+
+
+def test_the_shift_waits_until_prometheus_sees_the_standby_up(harness: Harness) -> None:
+    # The pods the deploy replaced stay targets, down, for a while.
+    start = harness.clock.t
+    harness.metrics.set("health", "green", lambda t: 0.0 if t < start + 30 else 1.0)
+    assert release(harness) == ExitCode.DONE, harness.stdout + harness.stderr
+    data = record(harness)
+    listed = data["phases"]
+    assert isinstance(listed, list)
+    validate = next(p for p in listed if p["phase"] == "validate")
+    assert "Prometheus sees every green target up after 3" in validate["detail"]
+    assert data["rollback"] is None
+
+
+def test_a_standby_prometheus_never_sees_up_fails_before_any_traffic(harness: Harness) -> None:
+    harness.metrics.set("health", "green", lambda t: 0.0)
+    assert release(harness) == ExitCode.ERROR
+    assert "Prometheus does not see every pod of green up 180s after" in harness.stdout
+    assert harness.engine.applied_traffic == ("blue", 0)
+    assert phases(record(harness))["validate"] == "failed"
