@@ -281,31 +281,36 @@ def test_a_release_killed_during_its_shift_finishes_when_run_again(stack: Stack)
     active = stack.selector()
     standby = "green" if active == "blue" else "blue"
     started = time.time()
-    process = subprocess.Popen(
-        stack.command(BACK),
-        cwd=stack.project,
-        env=stack.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 600
-        while not any(
-            e["event"] == "step-applied" and e["time"] > started and e.get("weight") == 50
-            for e in stack.history()
-        ):
-            assert process.poll() is None, f"the release ended first (exit {process.returncode})"
-            assert time.monotonic() < deadline, "the shift never reached 50 %"
-            time.sleep(1)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    killed = stack.record()
+    # Load throughout: without requests the gate has no error rate to judge (it holds).
+    with stack.load(seconds=600) as load:
+        process = subprocess.Popen(
+            stack.command(BACK),
+            cwd=stack.project,
+            env=stack.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 600
+            while not any(
+                e["event"] == "step-applied" and e["time"] > started and e.get("weight") == 50
+                for e in stack.history()
+            ):
+                assert process.poll() is None, (
+                    f"the release ended first (exit {process.returncode})"
+                )
+                assert time.monotonic() < deadline, "the shift never reached 50 %"
+                time.sleep(1)
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        killed = stack.record()
+        done = stack.release(BACK)
+        answers = load.stop()
     assert killed["status"] == "running"
     assert [p["phase"] for p in killed["phases"]][-1] == "shift"
-    done = stack.release(BACK)
     assert done.returncode == 0, done.stdout + done.stderr
     record = stack.record()
     assert record["id"] == killed["id"] and record["status"] == "released"
@@ -314,3 +319,4 @@ def test_a_release_killed_during_its_shift_finishes_when_run_again(stack: Stack)
     assert stack.selector() == standby
     resumed = [e for e in stack.history() if e["event"] == "resumed" and e["time"] > started]
     assert resumed and resumed[0]["from_weight"] == 50
+    print(f"\nrelease {BACK} killed at 50 % and run again: released; {summary(answers)}")
