@@ -15,9 +15,9 @@ from pathlib import Path
 from pulumi.automation.events import OpType
 
 from components.settings import PlatformSettings, SettingsError, parse_settings
-from kgot_rollout._automation import bridge_pack_config
 from kgot_rollout._engine import Engine, PreviewReport, ResourceStep, describe_steps
 from kgot_rollout._exceptions import RefusedError
+from kgot_rollout._pack_config import bridge_pack_config
 from kgot_rollout._registry import ImageRegistry
 from kgot_rollout._release_record import ImageRecord
 from kgot_rollout._types import Colour
