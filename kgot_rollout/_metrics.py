@@ -7,6 +7,7 @@ Counters computed from history stay right across processes, so the textfile
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, push_to_gateway
@@ -18,10 +19,21 @@ from kgot_rollout._types import Event, RolloutKind
 DURATION_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
 
 
+@dataclass(frozen=True)
+class ReleaseCount:
+    """A release as the deployment metrics count it: once, with its status."""
+
+    status: str
+    seconds: float
+    # The shifts it ran, which are then not counted on their own.
+    rollouts: tuple[str, ...] = ()
+
+
 def build_registry(
     environment: str,
     rollouts: list[Rollout],
     last_samples: Sequence[Mapping[str, object]] = (),
+    releases: Sequence[ReleaseCount] = (),
 ) -> CollectorRegistry:
     registry = CollectorRegistry()
     deployments = Counter(
@@ -74,6 +86,7 @@ def build_registry(
                     analysis.labels(environment, str(trigger), colour).set(value)
                 else:
                     limits.labels(environment, str(trigger)).set(value)
+    in_releases = {rollout_id for release in releases for rollout_id in release.rollouts}
     for rollout in rollouts:
         for event in rollout.events:
             name = event.get("event")
@@ -88,9 +101,14 @@ def build_registry(
                 success = "true" if event.get("success", True) else "false"
                 rollbacks.labels(environment, str(event.get("trigger", "manual")), success).inc()
         finished = rollout.finished
-        if rollout.kind in (RolloutKind.SHIFT, RolloutKind.PROMOTE) and finished is not None:
+        gated = rollout.kind in (RolloutKind.SHIFT, RolloutKind.PROMOTE)
+        # A shift a release ran is counted once, as that release.
+        if gated and finished is not None and rollout.id not in in_releases:
             deployments.labels(environment, rollout.status).inc()
             duration.observe(max(0.0, finished - rollout.started))
+    for release in releases:
+        deployments.labels(environment, release.status).inc()
+        duration.observe(max(0.0, release.seconds))
     return registry
 
 

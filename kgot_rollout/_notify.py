@@ -24,6 +24,8 @@ class Notification(enum.StrEnum):
     BREACH = "breach"
     FINISHED = "finished"
     HELD = "held"
+    # A release refused or failed before any traffic moved.
+    FAILED = "failed"
 
 
 # The kinds that page, with their severity; the others resolve what was paged.
@@ -31,12 +33,14 @@ _PAGES = {
     Notification.ROLLBACK: "critical",
     Notification.BREACH: "critical",
     Notification.HELD: "warning",
+    Notification.FAILED: "critical",
 }
 _EMOJI = {
     Notification.ROLLBACK: ":rotating_light:",
     Notification.BREACH: ":warning:",
     Notification.HELD: ":pause_button:",
     Notification.FINISHED: ":white_check_mark:",
+    Notification.FAILED: ":x:",
 }
 
 
@@ -56,13 +60,17 @@ class Notifier:
         *,
         dedup_key: str,
         details: Mapping[str, object],
+        page: bool = True,
     ) -> None:
-        """Send to every configured receiver; failures are reported, never raised."""
+        """Send to every configured receiver; failures are reported, never raised.
+
+        ``page=False``: Slack only (a release pages only when production fails).
+        """
         webhook = self.settings.slack_webhook_url
         routing_key = self.settings.pagerduty_integration_key
         if webhook is not None:
             self._post("Slack", webhook.value, {"text": f"{_EMOJI[kind]} {summary}"})
-        if routing_key is not None:
+        if routing_key is not None and page:
             event: dict[str, object] = {
                 "routing_key": routing_key.value,
                 "dedup_key": dedup_key,

@@ -12,11 +12,12 @@ from kgot_rollout import __version__
 
 EXIT_CODES = """\
 exit codes:
-  0  done (shifted, promoted, healthy, or nothing to do)
-  1  error (the engine or a tool failed; see logs/deployment/rollout.log)
+  0  done (shifted, promoted, healthy, released, or nothing to do)
+  1  error (the engine or a tool failed, or a release's standby failed its
+     deploy or health check; see logs/deployment/rollout.log)
   2  refused (bad input, unknown stack, an unsafe preview, the stack lock is
-     held, or Prometheus not answering before the first step): nothing was
-     changed
+     held, Prometheus not answering before the first step, or a release's
+     pre-flight gate): nothing was changed
   3  rolled back (a trigger was breached, or, with onMissingData=rollback, the
      gate stayed inconclusive or Prometheus failing past its limit): routing
      is back on the previous colour
@@ -177,6 +178,54 @@ def build_parser() -> argparse.ArgumentParser:
     history = command("history", "past rollouts and rollbacks of the stack")
     history.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     history.add_argument("--json", action="store_true", help="print JSON events")
+
+    command(
+        "sync-config",
+        "write the traffic config its last update applied (colours, weight, versions) into "
+        "the stack config; a stack with no update keeps the committed one",
+    )
+
+    release = command(
+        "release",
+        "the whole release: pre-flight gates, deploy to the standby, validate, gated "
+        "shift, watch; one record (logs/deployment/release-<id>.json)",
+    )
+    release.add_argument(
+        "--version",
+        help="version (image tag) to release on the standby colour; none: the platform's "
+        "own changes (deploy, validate both colours, watch)",
+    )
+    release.add_argument(
+        "--steps", default="10,25,50,100", help="weights of the shift in %% (default 10,25,50,100)"
+    )
+    release.add_argument(
+        "--hold", type=_seconds, default=60.0, help="seconds to hold at each step (default 60)"
+    )
+    release.add_argument(
+        "--window",
+        type=_seconds,
+        help="seconds to watch the new active colour (default: rollback.monitoringWindowSeconds)",
+    )
+    release.add_argument(
+        "--trivy-report",
+        action="append",
+        default=[],
+        type=Path,
+        help="Trivy JSON report (file or folder; repeatable): the pack's vulnerability gate "
+        "with the stack's thresholds",
+    )
+    release.add_argument(
+        "--force",
+        action="store_true",
+        help="release a version that already serves, or with a shift in progress, and let "
+        "the preview and the shift change more than the standby and routing",
+    )
+    release.add_argument(
+        "--prometheus-port-forward",
+        action="store_true",
+        help="reach the stack's Prometheus through `kubectl port-forward service/prometheus` "
+        "for the release (a runner outside the cluster); overrides --prometheus",
+    )
 
     report = command("report", "a PNG of a rollout: weights, error rate, latency, trigger")
     report.add_argument("--rollout", help="rollout id (default: the last one)")

@@ -8,7 +8,7 @@ when Prometheus no longer has them, the gate's own samples of the target
 colour), then the other triggers the gate evaluated, each with its threshold.
 A red line marks the moment a trigger fired.
 
-``report_data`` gathers what the picture is made of; ``draw`` only draws it.
+``report_data`` gathers what the picture is made of; ``_report_picture`` only draws it.
 """
 
 from __future__ import annotations
@@ -28,14 +28,6 @@ from kgot_rollout._types import GATED_KINDS, Event, GateOutcome
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-_COLOURS = {"blue": "tab:blue", "green": "tab:green"}
-OUTCOME_COLOURS = {
-    GateOutcome.PASS: "tab:green",
-    GateOutcome.BREACH: "tab:red",
-    GateOutcome.INCONCLUSIVE: "tab:orange",
-    GateOutcome.ERROR: "tab:gray",
-}
-PENDING_COLOUR = "gold"
 Points = list[tuple[float, float]]
 
 
@@ -112,6 +104,9 @@ class ReportData:
     # (time, trigger) where a trigger fired
     fired: list[tuple[float, str]] = field(default_factory=list)
     unreadable_samples: int = 0
+    # The colour that had the traffic before (a watch: none) and its p95 then.
+    source: str | None = None
+    baseline_p95: float | None = None
 
     @property
     def triggers(self) -> list[str]:
@@ -185,75 +180,16 @@ def report_data(
         thresholds=thresholds,
         fired=fired,
         unreadable_samples=unreadable,
+        source=str(rollout.value("source")) if rollout.value("source") else None,
+        baseline_p95=_float(rollout.value("baseline_p95")),
     )
 
 
 def draw(data: ReportData) -> Figure:
-    """The picture of ``data``: one row for traffic and the gate, one per trigger."""
-    import matplotlib
+    """The picture of ``data`` (``_report_picture``)."""
+    from kgot_rollout._report_picture import draw_report
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    names = data.triggers
-    rows = 1 + len(names)
-    fig, axes = plt.subplots(rows, 1, figsize=(10, 2.2 * rows), squeeze=False, sharex=True)
-    column = [row[0] for row in axes]
-    start = data.start
-    top = column[0]
-    if data.timeline:
-        top.step(
-            [t - start for t, _ in data.timeline],
-            [w for _, w in data.timeline],
-            where="post",
-            color=_COLOURS.get(data.target, "black"),
-            label=f"{data.target} %",
-        )
-    pending = set(data.pending)
-    for outcome in GateOutcome:
-        times = [t - start for t, o in data.outcomes if o is outcome and t not in pending]
-        if times:
-            top.scatter(
-                times,
-                [-2.0] * len(times),
-                marker="|",
-                color=OUTCOME_COLOURS[outcome],
-                label=f"gate {outcome}",
-            )
-    if data.pending:
-        top.scatter(
-            [t - start for t in data.pending],
-            [-2.0] * len(data.pending),
-            marker="|",
-            color=PENDING_COLOUR,
-            label="gate pass, a trigger pending",
-        )
-    top.set_ylabel(f"{data.target} %")
-    top.set_ylim(-5, 105)
-    title = f"{data.rollout.id} ({data.rollout.kind}): {data.rollout.status}"
-    if data.unreadable_samples:
-        title += f" ({data.unreadable_samples} unreadable sample lines left out)"
-    top.set_title(title)
-    top.legend(loc="upper left", fontsize="small")
-    for axis, name in zip(column[1:], names, strict=True):
-        for colour, points in sorted(data.series[name].items()):
-            axis.plot(
-                [t - start for t, _ in points],
-                [v for _, v in points],
-                color=_COLOURS.get(colour, "black"),
-                label=colour,
-            )
-        if name in data.thresholds:
-            axis.axhline(data.thresholds[name], color="tab:red", linestyle="--", label="threshold")
-        axis.set_ylabel(name)
-        axis.legend(loc="upper left", fontsize="small")
-    for at, trigger in data.fired:
-        for axis in column:
-            axis.axvline(at - start, color="tab:red", linewidth=2)
-        top.annotate(f"trigger fired: {trigger}", (at - start, 80), color="tab:red")
-    column[-1].set_xlabel("seconds since the start")
-    fig.tight_layout()
-    return fig
+    return draw_report(data)
 
 
 def write_report(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from components.settings import SettingsError, parse_traffic
 from kgot_rollout._journal import Journal
+from kgot_rollout._release_record import last_release, releases
 from kgot_rollout._rollout import Rollouts
 from kgot_rollout._types import RolloutKind, TrafficState
 
@@ -45,7 +46,19 @@ def status_data(rollouts: Rollouts, journal: Journal) -> dict[str, object]:
         and last.latest("reconciled") is False
         and last.latest("to") == traffic.active
     )
+    release = last_release(journal.log_dir, settings.stack)
     return {
+        "lastRelease": None
+        if release is None
+        else {
+            "id": release.id,
+            "version": release.version,
+            "status": release.status,
+            "phase": release.resume_phase(),
+            "started": _when(release.started),
+            "finished": _when(release.finished),
+            "message": release.message,
+        },
         "stateBehind": state_behind,
         "stack": settings.stack,
         "environment": settings.environment,
@@ -120,16 +133,39 @@ def render_status(rollouts: Rollouts, journal: Journal, *, as_json: bool) -> str
             lines.append(f"          {last['message']}")
     else:
         lines.append("last:     no rollout recorded")
+    release = data["lastRelease"]
+    if isinstance(release, dict):
+        where = "" if release["status"] == "released" else f" at {release['phase']}"
+        lines.append(
+            f"release:  {release['id']} {release['version'] or '(platform changes)'} "
+            f"{release['status']}{where} (started {release['started']}, "
+            f"finished {release['finished']})"
+        )
     return "\n".join(lines) + "\n"
 
 
 def render_history(journal: Journal, *, limit: int, as_json: bool) -> str:
     rollouts = journal.rollouts()[-limit:] if limit > 0 else journal.rollouts()
+    # Releases (release-<id>.json) among the rollouts they ran, by when they started.
+    done = releases(journal.log_dir, journal.stack)
+    done = done[-limit:] if limit > 0 else done
     if as_json:
-        return json.dumps([r.events for r in rollouts], indent=2, sort_keys=True) + "\n"
-    if not rollouts:
+        entries = [(r.started, r.events) for r in rollouts]
+        entries += [(r.started, [{"kind": "release", **r.as_json()}]) for r in done]
+        entries.sort(key=lambda entry: entry[0])
+        return json.dumps([e for _, e in entries], indent=2, sort_keys=True) + "\n"
+    if not rollouts and not done:
         return "no rollouts recorded\n"
-    lines = []
+    lines: list[tuple[float, str]] = []
+    for record in done:
+        direction = f"{record.source} -> {record.target}" if record.target else ""
+        lines.append(
+            (
+                record.started,
+                f"{_when(record.started)}  {'release-' + record.id:<34} {'release':<8} "
+                f"{direction:<15} {record.status:<12} version={record.version or '-'}",
+            )
+        )
     for rollout in rollouts:
         source, target = rollout.value("source"), rollout.value("target")
         direction = (
@@ -137,7 +173,11 @@ def render_history(journal: Journal, *, limit: int, as_json: bool) -> str:
         )
         trigger = rollout.latest("trigger")
         lines.append(
-            f"{_when(rollout.started)}  {rollout.id:<34} {rollout.kind:<8} {direction:<15} "
-            f"{rollout.status:<12} {'trigger=' + str(trigger) if trigger else ''}".rstrip()
+            (
+                rollout.started,
+                f"{_when(rollout.started)}  {rollout.id:<34} {rollout.kind:<8} {direction:<15} "
+                f"{rollout.status:<12} {'trigger=' + str(trigger) if trigger else ''}".rstrip(),
+            )
         )
-    return "\n".join(lines) + "\n"
+    lines.sort(key=lambda line: line[0])
+    return "\n".join(line for _, line in lines) + "\n"

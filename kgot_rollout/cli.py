@@ -1,4 +1,4 @@
-"""Command line: ``kgot-rollout <status|shift|promote|rollback|watch|history|report>``."""
+"""Command line: ``kgot-rollout <status|shift|promote|rollback|watch|release|...>``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
@@ -21,12 +22,17 @@ from kgot_rollout._engine import Engine
 from kgot_rollout._exceptions import RefusedError, RolloutError, StackLockedError
 from kgot_rollout._gate import Gate
 from kgot_rollout._hold import HoldPolicy
-from kgot_rollout._journal import Journal, check_stack_name, exclusive
+from kgot_rollout._journal import Journal, exclusive
 from kgot_rollout._metrics import build_registry, push, write_textfile
 from kgot_rollout._notify import PAGERDUTY_EVENTS_URL, Notifier
 from kgot_rollout._parser import build_parser as build_parser
+from kgot_rollout._paths import log_dir, open_journal
+from kgot_rollout._preflight import sync_traffic_config
 from kgot_rollout._prometheus import MetricsSource, PrometheusClient, check_url
 from kgot_rollout._queries import QuerySet
+from kgot_rollout._registry import ImageRegistry
+from kgot_rollout._release_command import release_counts, release_from_cli
+from kgot_rollout._release_phases import HealthCheck
 from kgot_rollout._rollout import Rollouts, parse_steps
 from kgot_rollout._route_status import RouteReader, read_routes
 from kgot_rollout._types import GATED_KINDS, ExitCode, Outcome, parse_colour
@@ -43,14 +49,19 @@ class Dependencies:
     clock: Clock = field(default_factory=SystemClock)
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    # A release's image registry and post-deploy health check (None: cosign/crane, kubectl).
+    registry: ImageRegistry | None = None
+    health_check: HealthCheck | None = None
 
 
-def _default_engine(args: argparse.Namespace, deps: Dependencies) -> Engine:
+def _default_engine(
+    args: argparse.Namespace, deps: Dependencies, pack_config: Path | None = None
+) -> Engine:
     from pulumi.automation.events import EngineEvent
 
     from kgot_rollout._automation import AutomationEngine, describe_event
 
-    journal = Journal(_log_dir(args), args.stack, deps.clock)
+    journal = Journal(log_dir(args), args.stack, deps.clock)
 
     def log_event(event: EngineEvent) -> None:
         line = describe_event(event)
@@ -58,7 +69,9 @@ def _default_engine(args: argparse.Namespace, deps: Dependencies) -> Engine:
             journal.log(f"engine: {line}")
 
     configs = None
-    if args.policy_pack_config is not None:
+    if pack_config is not None:
+        configs = [pack_config]
+    elif args.policy_pack_config is not None:
         if not args.policy_pack_config.is_file():
             raise RefusedError(
                 f"--policy-pack-config {args.policy_pack_config}: no such file; "
@@ -70,10 +83,6 @@ def _default_engine(args: argparse.Namespace, deps: Dependencies) -> Engine:
     )
 
 
-def _log_dir(args: argparse.Namespace) -> Path:
-    return Path(args.log_dir or args.project_dir / "logs" / "deployment")
-
-
 def _metrics_factory(deps: Dependencies) -> Callable[[argparse.Namespace], MetricsSource]:
     if deps.metrics is not None:
         return deps.metrics
@@ -83,26 +92,6 @@ def _metrics_factory(deps: Dependencies) -> Callable[[argparse.Namespace], Metri
         return PrometheusClient(url, timeout=args.query_timeout, clock=deps.clock)
 
     return client
-
-
-def _check_paths(args: argparse.Namespace) -> None:
-    """The project and log folders, before anything is written: RefusedError if unusable."""
-    project: Path = args.project_dir
-    if not project.is_dir():
-        what = "is not a folder" if project.exists() else "does not exist"
-        raise RefusedError(
-            f"--project-dir {project}: {what}; allowed: the kgot-platform project folder "
-            "(where Pulumi.yaml is)"
-        )
-    log_dir = _log_dir(args)
-    for folder in (log_dir, *log_dir.parents):
-        if folder.exists():
-            if not folder.is_dir():
-                raise RefusedError(
-                    f"--log-dir {log_dir}: {folder} is a file; allowed: a folder "
-                    "(created when missing)"
-                )
-            break
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -118,18 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _open_journal(args: argparse.Namespace, deps: Dependencies) -> Journal:
-    check_stack_name(args.stack)
-    _check_paths(args)
-    try:
-        return Journal(_log_dir(args), args.stack, deps.clock)
-    except OSError as exc:
-        raise RefusedError(
-            f"--log-dir {_log_dir(args)}: cannot be created ({exc.strerror}); "
-            "allowed: a folder this user may write"
-        ) from exc
-
-
 def run(argv: list[str], deps: Dependencies) -> int:
     parser = build_parser()
     try:
@@ -140,7 +117,7 @@ def run(argv: list[str], deps: Dependencies) -> int:
         return int(exc.code or 0) and int(ExitCode.REFUSED)
     console = Console(deps.stderr, quiet=args.quiet)
     try:
-        journal = _open_journal(args, deps)
+        journal = open_journal(args, deps.clock)
     except RefusedError as exc:
         # Nowhere to log yet: the terminal only.
         console.line(f"refused: {exc}")
@@ -151,6 +128,14 @@ def run(argv: list[str], deps: Dependencies) -> int:
             # From the records alone: no engine, no Pulumi CLI needed.
             return _records(args, journal, deps, console).code
         queries = _queries(args)
+        if args.command == "release":
+            parts = partial(
+                _rollouts, args, deps, journal=journal, console=console, queries=queries
+            )
+            made, metrics = partial(_default_engine, args, deps), _metrics_factory(deps)
+            outcome = release_from_cli(args, deps, journal, console, parts, made, metrics)
+            deps.stdout.write(outcome.message + "\n")
+            return outcome.code
         engine = deps.engine(args) if deps.engine else _default_engine(args, deps)
         rollouts = _rollouts(args, deps, engine, journal, console, queries)
         return _dispatch(args, rollouts, journal, deps).code
@@ -210,7 +195,8 @@ def _rollouts(
     def after_rollout(settings: PlatformSettings) -> None:
         analysed = journal.last_rollout(kinds=GATED_KINDS)
         samples = journal.samples(analysed.id) if analysed else []
-        registry = build_registry(settings.environment, journal.rollouts(), samples)
+        releases = release_counts(journal.log_dir, settings.stack)
+        registry = build_registry(settings.environment, journal.rollouts(), samples, releases)
         write_textfile(journal.log_dir / "kgot_rollout.prom", registry)
         if args.pushgateway:
             push(args.pushgateway, settings.stack, registry)
@@ -271,6 +257,10 @@ def _dispatch(
 
         text = render_status(rollouts, journal, as_json=args.json)
         out.write(text)
+        return Outcome(ExitCode.DONE, "")
+    if args.command == "sync-config":
+        # What a fresh checkout (CI) needs before a preview: the truth, not the committed file.
+        out.write(sync_traffic_config(rollouts.engine) + "\n")
         return Outcome(ExitCode.DONE, "")
     if args.command == "shift":
         try:

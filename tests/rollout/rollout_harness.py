@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 from rollout_fakes import FAKE_QUERIES, FakeClock, FakeEngine, RecordedMetrics, dev_config
 
@@ -25,6 +26,9 @@ class Harness:
     routes: RouteReader | None = None
     stdout: str = ""
     stderr: str = ""
+    # A release's image registry and health check (tests/rollout/release_fakes.py).
+    registry: Any = None
+    health_check: Any = None
 
     @property
     def log_dir(self) -> Path:
@@ -41,6 +45,8 @@ class Harness:
             routes=self.routes,
             stdout=out,
             stderr=err,
+            registry=self.registry,
+            health_check=self.health_check,
         )
         command, *rest = argv
         code = run(

@@ -21,9 +21,10 @@ from kgot_policies.stack_config import pack_config, reviewed_roles
 from pulumi.automation.events import EngineEvent, OpType
 
 from components.settings import parse_settings, read_stack_file
-from kgot_rollout._automation import AutomationEngine, bridge_pack_config, describe_event
+from kgot_rollout._automation import AutomationEngine, describe_event
 from kgot_rollout._engine import unsafe_changes
 from kgot_rollout._exceptions import RefusedError, StackLockedError
+from kgot_rollout._pack_config import bridge_pack_config
 from kgot_rollout._types import ExitCode
 from kgot_rollout.cli import Dependencies, run
 from tests.committed_stacks import stack_file

@@ -16,6 +16,7 @@ from kgot_rollout._engine import ResourceStep
 from kgot_rollout._journal import Journal
 from kgot_rollout._parser import build_parser
 from kgot_rollout._report import choose_rollout, draw, report_data
+from kgot_rollout._report_picture import axis_label
 from kgot_rollout._types import ExitCode, GateOutcome
 
 pytestmark = pytest.mark.rollout
@@ -514,10 +515,11 @@ def test_report_shows_weights_gate_outcomes_trigger_values_and_what_fired(
     try:
         top, *rows = figure.axes
         assert rollout.id in top.get_title() and "rolled-back" in top.get_title()
-        assert [a.get_ylabel() for a in rows] == data.triggers
+        assert [a.get_ylabel() for a in rows] == [axis_label(t) for t in data.triggers]
         errors = rows[data.triggers.index("error_rate")]
         plotted = {line.get_label(): _floats(line.get_ydata()) for line in errors.get_lines()}
-        assert set(plotted["green"]) == {0.4} and set(plotted["threshold"]) == {0.05}
+        assert set(plotted["green (release, taking traffic)"]) == {0.4}
+        assert set(plotted["threshold"]) == {0.05}
         fired_at = data.fired[0][0] - data.start
         xs = [_floats(line.get_xdata()) for line in errors.get_lines()]
         assert [fired_at, fired_at] in xs
@@ -528,7 +530,18 @@ def test_report_shows_weights_gate_outcomes_trigger_values_and_what_fired(
 
 
 @pytest.mark.parametrize(
-    "command", ["status", "shift", "promote", "rollback", "watch", "history", "report"]
+    "command",
+    [
+        "status",
+        "shift",
+        "promote",
+        "rollback",
+        "watch",
+        "release",
+        "sync-config",
+        "history",
+        "report",
+    ],
 )
 def test_help_documents_exit_codes(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
