@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 from components.settings import BuiltinTrigger, RollbackTriggers
+from kgot_rollout._availability import AVAILABILITY, AvailabilityWatch
 from kgot_rollout._clock import Clock
 from kgot_rollout._console import Console, bar
 from kgot_rollout._gate import Gate
@@ -90,6 +91,8 @@ class Hold:
     clock: Clock
     policy: HoldPolicy
     limits: GateLimits
+    # The colour's Deployments, read live at each evaluation (None: metrics only).
+    availability: AvailabilityWatch | None = None
 
     def run(
         self,
@@ -113,6 +116,8 @@ class Hold:
         while True:
             now = self.clock.now()
             result = self.gate.check(specs, now=now, since=since)
+            if self.availability is not None:
+                result = self.availability.extend(result, colour)
             self.journal.record_gate(rollout, colour, weight, result)
             outcome = result.outcome
             unhealthy = self._log_health(result, colour, rollout, was_unhealthy=unhealthy)
@@ -164,7 +169,7 @@ class Hold:
         failing = [
             v
             for v in result.verdicts
-            if v.trigger.name == BuiltinTrigger.HEALTH
+            if v.trigger.name in (BuiltinTrigger.HEALTH, AVAILABILITY)
             and v.status in (Status.PENDING, Status.BREACH)
         ]
         if failing and not was_unhealthy:

@@ -29,6 +29,8 @@ from kgot_rollout._types import Colour, Event, RolloutKind, TrafficState, other_
 MANUAL = "manual"
 MISSING_DATA = "missing_data"
 METRICS_ERROR = "metrics_error"
+# A step refused after traffic had moved (its colour not Available, say).
+STEP_REFUSED = "step_refused"
 # Attempts of an automatic rollback on a locked stack, and the wait between them.
 LOCK_RETRIES = 3
 

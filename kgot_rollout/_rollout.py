@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from components.settings import PlatformSettings, SettingsError, parse_settings
+from kgot_rollout._availability import AvailabilityWatch
 from kgot_rollout._clock import Clock, SystemClock
 from kgot_rollout._console import Console
 from kgot_rollout._endings import Endings
@@ -126,7 +127,8 @@ class Rollouts:
     def _hold(self, gate: Gate) -> Hold:
         """The hold loop on ``gate``, with the limits of the stack it judges."""
         limits = self.policy.limits(gate.settings.rollback)
-        return Hold(gate, self.journal, self.console, self.clock, self.policy, limits)
+        watch = AvailabilityWatch(gate.settings, self.engine.deployments, gate.health_window)
+        return Hold(gate, self.journal, self.console, self.clock, self.policy, limits, watch)
 
     def _baseline(self, gate: Gate, source: Colour, resumed: Rollout | None) -> float | None:
         """The active colour's p95 latency (None: no traffic to measure)."""

@@ -167,9 +167,23 @@ class Steps:
                     )
                     return Outcome(ExitCode.HELD, message, rollout_id)
             if after != current or not self.applied(after):
-                self.apply(
-                    settings, current, after, rollout=rollout_id, why=f"{kind} {target} {weight}%"
-                )
+                try:
+                    self.apply(
+                        settings,
+                        current,
+                        after,
+                        rollout=rollout_id,
+                        why=f"{kind} {target} {weight}%",
+                    )
+                except RefusedError as exc:
+                    if current.weight_of(target) == 0:
+                        raise
+                    # Traffic already moved (an earlier step, or the shift this
+                    # one resumes): refusing would leave it on a colour no gate
+                    # watches any more, so the step that cannot go on rolls back.
+                    return self.endings.cannot_continue(
+                        settings, current, source, target, weight, rollout_id, kind, str(exc)
+                    )
             current = after
             self.prepare_rollback()
             self.journal.record(rollout_id, kind, Event.STEP_APPLIED, weight=weight, colour=target)

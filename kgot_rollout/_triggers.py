@@ -136,10 +136,12 @@ class GateResult:
 
     @property
     def outcome(self) -> GateOutcome:
-        if self.error:
-            return GateOutcome.ERROR
+        # A breach stands even when Prometheus failed: the availability verdict
+        # comes from the API server, and any verdict already made is real.
         if self.with_status(Status.BREACH):
             return GateOutcome.BREACH
+        if self.error:
+            return GateOutcome.ERROR
         if self.with_status(Status.MISSING) or not self.verdicts:
             return GateOutcome.INCONCLUSIVE
         return GateOutcome.PASS

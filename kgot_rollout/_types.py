@@ -47,6 +47,8 @@ class Event(enum.StrEnum):
     STEP_APPLIED = "step-applied"
     STEP_PASSED = "step-passed"
     BREACH = "breach"
+    # A later step was refused after traffic had moved: rolled back instead.
+    STEP_REFUSED = "step-refused"
     # The gate stayed inconclusive (no data) past its limit.
     MISSING_DATA = "missing-data"
     # Prometheus stayed unreachable or answered errors past its limit.

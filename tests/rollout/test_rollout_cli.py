@@ -14,9 +14,9 @@ from rollout_harness import Harness, make_harness
 
 from kgot_rollout._engine import ResourceStep
 from kgot_rollout._journal import Journal
+from kgot_rollout._parser import build_parser
 from kgot_rollout._report import choose_rollout, draw, report_data
 from kgot_rollout._types import ExitCode, GateOutcome
-from kgot_rollout.cli import build_parser
 
 pytestmark = pytest.mark.rollout
 

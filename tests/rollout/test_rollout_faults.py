@@ -1,0 +1,120 @@
+"""Faults on a live stack (issue 19), on the fake engine: traffic never ends on a
+colour with no ready pods, and every ending says what happened."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from rollout_fakes import available, healthy
+from rollout_harness import Harness, make_harness
+
+from kgot_rollout._cluster import DeploymentStatus
+from kgot_rollout._engine import PreviewReport
+from kgot_rollout._types import ExitCode
+
+pytestmark = pytest.mark.rollout
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Harness:
+    return make_harness(tmp_path)
+
+
+def events(h: Harness, name: str) -> list[dict[str, object]]:
+    return [e for e in h.history() if e["event"] == name]
+
+
+def not_ready(name: str) -> DeploymentStatus:
+    """Pods running but not ready (readiness switched off): AVAILABLE 0."""
+    return replace(available(name, 1), available=0, available_condition=False)
+
+
+# -- 1. the colour taking traffic loses readiness during a hold ------------------------
+
+
+def test_a_colour_losing_its_ready_pods_during_a_hold_is_rolled_back(harness: Harness) -> None:
+    # Every metric stays healthy: refused connections never reach the app's metrics.
+    healthy(harness.metrics, "blue", "green")
+    lost_at = harness.clock.now() + 12.0
+
+    def readiness_off(now: float) -> None:
+        if now >= lost_at:
+            harness.engine.live["controller-green"] = not_ready("controller-green")
+
+    harness.clock.on_sleep = readiness_off
+    code = harness.run("shift", "--to", "green", "--steps", "25,100", "--hold", "60")
+    assert code == ExitCode.ROLLED_BACK, harness.stderr
+    assert harness.engine.traffic == ("blue", 0)
+    assert harness.engine.selector_colour("controller") == "blue"
+    breach = events(harness, "breach")[0]
+    assert breach["trigger"] == "availability"
+    assert breach["weight"] == 25
+    assert "controller-green (available 0/1, condition Available is not True)" in str(
+        breach["reason"]
+    )
+    # Detected within the health window (10 s) plus one interval (5 s) of the loss.
+    assert float(str(breach["decided"])) - lost_at <= 10.0 + 5.0 + 1e-6
+    assert "Health check failed: green availability" in harness.log("rollback.log")
+    # The second step never ran.
+    assert len(harness.engine.ups()) == 2  # the step, then the rollback's targeted up
+
+
+def test_a_short_readiness_blip_is_pending_not_a_breach(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    start = harness.clock.now()
+
+    def blip(now: float) -> None:
+        if start + 10 <= now < start + 15:
+            harness.engine.live["controller-green"] = not_ready("controller-green")
+        else:
+            harness.engine.live.pop("controller-green", None)
+
+    harness.clock.on_sleep = blip
+    code = harness.run("shift", "--to", "green", "--steps", "100", "--hold", "30")
+    assert code == ExitCode.DONE, harness.stderr
+    assert harness.engine.traffic == ("green", 0)
+
+
+def test_an_api_server_that_cannot_be_asked_never_promotes(harness: Harness) -> None:
+    from kgot_rollout._exceptions import RefusedError
+
+    healthy(harness.metrics, "blue", "green")
+    reads = {"n": 0}
+    real = harness.engine.deployments
+
+    def flaky(namespace: str, colour: str) -> dict[str, DeploymentStatus]:
+        reads["n"] += 1
+        if reads["n"] > 1:  # the step's own check answers, the hold's do not
+            raise RefusedError("could not read the Deployments: kubectl exited 1")
+        return real(namespace, colour)
+
+    harness.engine.deployments = flaky  # type: ignore[method-assign]
+    code = harness.run("shift", "--to", "green", "--steps", "100", "--hold", "10")
+    assert code == ExitCode.HELD, harness.stderr
+    assert "gate inconclusive" in harness.stdout
+
+
+def test_a_later_step_refused_after_traffic_moved_rolls_back(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    previews = {"n": 0}
+    real = harness.engine.preview
+
+    def preview() -> PreviewReport:
+        # Readiness lost between the hold's last evaluation and the next step's check.
+        previews["n"] += 1
+        if previews["n"] == 2:
+            harness.engine.live["controller-green"] = not_ready("controller-green")
+        return real()
+
+    harness.engine.preview = preview  # type: ignore[method-assign]
+    code = harness.run("shift", "--to", "green", "--steps", "25,50,100", "--hold", "5")
+    assert code == ExitCode.ROLLED_BACK, harness.stderr
+    assert harness.engine.traffic == ("blue", 0)
+    assert harness.engine.applied_traffic == ("blue", 0)
+    refused = events(harness, "step-refused")[0]
+    assert refused["weight"] == 50
+    assert "controller-green (available 0/1" in str(refused["reason"])
+    assert "Config restored" not in harness.stdout
+    assert "rolled back to blue: the step to green 50% cannot go on" in harness.stdout
