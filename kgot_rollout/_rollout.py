@@ -21,21 +21,21 @@ from kgot_rollout._exceptions import MetricsUnavailableError, RefusedError
 from kgot_rollout._gate import Gate
 from kgot_rollout._hold import Hold, HoldPolicy
 from kgot_rollout._journal import Journal, Rollout, new_rollout_id
-from kgot_rollout._notify import Notification, Notifier
-from kgot_rollout._rollback import MANUAL, Rollback
+from kgot_rollout._notify import Notifier
+from kgot_rollout._rollback import Rollback
+from kgot_rollout._rollback_command import RollbackCommand
 from kgot_rollout._steps import Steps
 from kgot_rollout._types import (
     GATED_KINDS,
     Colour,
     Event,
     ExitCode,
-    GateOutcome,
     Outcome,
     RolloutKind,
     RolloutStatus,
     TrafficState,
-    other_colour,
 )
+from kgot_rollout._watch import watch_active_colour
 
 # A rollout in one of these may be resumed by the next shift in the same direction.
 _RESUMABLE = (RolloutStatus.RUNNING, RolloutStatus.HELD, RolloutStatus.INTERRUPTED)
@@ -72,6 +72,8 @@ class Rollouts:
     scale_failed: bool = False
     # A manual rollback restores routing through the Kubernetes API first.
     fast_rollback: bool = False
+    # A manual rollback may send traffic to a colour that is not Available.
+    allow_unavailable: bool = False
 
     def __post_init__(self) -> None:
         self.rollback_routing = Rollback(
@@ -102,6 +104,15 @@ class Rollouts:
             allow_non_routing=self.allow_non_routing,
             prepare_rollback=self.rollback_routing.prepare,
         )
+        self.rollback_command = RollbackCommand(
+            self.engine,
+            self.journal,
+            self.clock,
+            self.rollback_routing,
+            self.endings,
+            applied=self.steps.applied,
+            allow_unavailable=self.allow_unavailable,
+        )
 
     # -- reading -------------------------------------------------------------------
     def settings(self) -> PlatformSettings:
@@ -111,7 +122,7 @@ class Rollouts:
         except SettingsError as exc:
             raise RefusedError(str(exc)) from exc
 
-    def _online_gate(self, settings: PlatformSettings) -> Gate:
+    def online_gate(self, settings: PlatformSettings) -> Gate:
         """The gate, once its provider answered: nothing is applied without it."""
         if self.gate_factory is None:
             raise RefusedError("no Prometheus configured: pass --prometheus URL")
@@ -124,7 +135,7 @@ class Rollouts:
             ) from exc
         return gate
 
-    def _hold(self, gate: Gate) -> Hold:
+    def hold_on(self, gate: Gate) -> Hold:
         """The hold loop on ``gate``, with the limits of the stack it judges."""
         limits = self.policy.limits(gate.settings.rollback)
         watch = AvailabilityWatch(gate.settings, self.engine.deployments, gate.health_window)
@@ -177,7 +188,7 @@ class Rollouts:
                 f"--steps {','.join(map(str, steps))}: {target} already has "
                 f"{state.standby_weight}%; allowed: steps that reach at least that weight"
             )
-        gate = self._online_gate(settings)
+        gate = self.online_gate(settings)
         resumed = self._resumable(source, target)
         baseline = self._baseline(gate, source, resumed)
         specs = gate.triggers(target, baseline)
@@ -208,7 +219,7 @@ class Rollouts:
         )
         return self.steps.run(
             settings,
-            self._hold(gate),
+            self.hold_on(gate),
             specs,
             source=source,
             target=target,
@@ -228,7 +239,7 @@ class Rollouts:
                 "allowed: promote while the standby colour has a share of traffic"
             )
         source, target = state.active, state.standby
-        gate = self._online_gate(settings)
+        gate = self.online_gate(settings)
         # A canary that stopped below 100 is finished by the same rollout.
         resumed = self._resumable(source, target, also=(RolloutStatus.COMPLETED,))
         baseline = self._baseline(gate, source, resumed)
@@ -249,7 +260,7 @@ class Rollouts:
         )
         return self.steps.run(
             settings,
-            self._hold(gate),
+            self.hold_on(gate),
             specs,
             source=source,
             target=target,
@@ -261,113 +272,11 @@ class Rollouts:
 
     # -- rollback --------------------------------------------------------------------
     def rollback(self, *, reason: str, to: Colour | None = None) -> Outcome:
-        settings = self.settings()
-        state = TrafficState.of(settings.traffic)
-        if to is not None:
-            wanted = TrafficState(to, 0)
-        elif state.standby_weight > 0:
-            wanted = TrafficState(state.active, 0)
-        else:
-            last = self.journal.last_rollout(kinds=tuple(RolloutKind))
-            if (
-                last is not None
-                and last.status == RolloutStatus.ROLLED_BACK
-                and last.latest("to") == state.active
-            ):
-                if not self.steps.applied(state):
-                    return self._reconcile(settings, state, last.id)
-                return Outcome(
-                    ExitCode.DONE,
-                    f"already rolled back to {state.active} ({last.id}); "
-                    "use --to to flip to a given colour",
-                )
-            wanted = TrafficState(state.standby, 0)
-        if wanted == state:
-            if not self.steps.applied(state):
-                return self._reconcile(settings, state, None)
-            return Outcome(ExitCode.DONE, f"{state.describe()} already; nothing to roll back")
-        rollout_id = new_rollout_id(RolloutKind.ROLLBACK, self.clock.now())
-        self.journal.record(
-            rollout_id,
-            RolloutKind.ROLLBACK,
-            Event.STARTED,
-            source=state.active,
-            target=wanted.active,
-        )
-        self.rollback_routing.run(
-            settings, state, wanted, trigger=MANUAL, reason=reason, rollout_id=rollout_id
-        )
-        message = f"rolled back to {wanted.describe()}: {reason}"
-        self.endings.finish(
-            settings,
-            rollout_id,
-            RolloutKind.ROLLBACK,
-            RolloutStatus.ROLLED_BACK,
-            message,
-            Notification.ROLLBACK,
-        )
-        return Outcome(ExitCode.DONE, message, rollout_id)
-
-    def _reconcile(
-        self, settings: PlatformSettings, state: TrafficState, rollout_id: str | None
-    ) -> Outcome:
-        """The update a fast rollback could not finish: the state records live routing."""
-        self.rollback_routing.reconcile(settings, state, rollout_id)
-        return Outcome(
-            ExitCode.DONE,
-            f"{state.describe()} already routed; the stack's state now records it",
-            rollout_id or "",
-        )
+        return self.rollback_command.run(reason=reason, to=to)
 
     # -- watch -----------------------------------------------------------------------
     def watch(self, window: float | None = None) -> Outcome:
-        settings = self.settings()
-        state = TrafficState.of(settings.traffic)
-        colour = state.active
-        gate = self._online_gate(settings)
-        last = self.journal.last_rollout(kinds=GATED_KINDS)
-        baseline: float | None = None
-        if last is not None and last.value("target") == colour:
-            value = last.value("baseline_p95")
-            baseline = float(value) if isinstance(value, int | float) else None
-        if baseline is None:
-            self.journal.log("watch: no recorded baseline; latency trigger off", level="WARNING")
-        specs = gate.triggers(colour, baseline, latency=baseline is not None)
-        seconds = window if window is not None else settings.rollback.monitoring_window_seconds
-        rollout_id = new_rollout_id(RolloutKind.WATCH, self.clock.now())
-        self.journal.record(
-            rollout_id, RolloutKind.WATCH, Event.STARTED, colour=colour, window=seconds
-        )
-        self.console.line(
-            f"watch {settings.stack}: {colour} for {seconds:g}s, "
-            f"triggers: {', '.join(s.condition() for s in specs)}"
-        )
-        held = self._hold(gate).run(
-            specs,
-            colour=colour,
-            weight=state.weight_of(colour),
-            seconds=seconds,
-            since=self.clock.now(),
-            rollout=rollout_id,
-            label="[watch]",
-        )
-        if held.outcome is GateOutcome.PASS:
-            message = f"{colour} healthy for the whole monitoring window ({seconds:g}s)"
-            self.endings.finish(
-                settings, rollout_id, RolloutKind.WATCH, RolloutStatus.HEALTHY, message, None
-            )
-            return Outcome(ExitCode.DONE, message, rollout_id)
-        previous = other_colour(colour) if state.standby_weight == 0 else colour
-        return self.endings.failed_gate(
-            settings,
-            held,
-            state,
-            previous,
-            colour,
-            state.weight_of(colour),
-            rollout_id,
-            RolloutKind.WATCH,
-        )
+        return watch_active_colour(self, window)
 
     # -- interruption ----------------------------------------------------------------
     def interrupted(self) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from components.settings import SettingsError, parse_traffic
 from kgot_rollout._journal import Journal
+from kgot_rollout._rollback_command import incident_settings
 from kgot_rollout._rollout import Rollouts
 from kgot_rollout._types import RolloutKind, TrafficState
 
@@ -18,7 +19,8 @@ def _when(at: float | None) -> str:
 
 
 def status_data(rollouts: Rollouts, journal: Journal) -> dict[str, object]:
-    settings = rollouts.settings()
+    # A key refused since the last update must not hide where traffic is.
+    settings, config_error = incident_settings(rollouts.engine)
     traffic = TrafficState.of(settings.traffic)
     applied = rollouts.engine.last_update()
     applied_state: dict[str, object] | None = None
@@ -46,6 +48,7 @@ def status_data(rollouts: Rollouts, journal: Journal) -> dict[str, object]:
         and last.latest("to") == traffic.active
     )
     return {
+        "configError": config_error,
         "stateBehind": state_behind,
         "stack": settings.stack,
         "environment": settings.environment,
@@ -83,6 +86,11 @@ def render_status(rollouts: Rollouts, journal: Journal, *, as_json: bool) -> str
     weight = int(str(data["standbyWeight"]))
     lines = [
         f"stack:    {data['stack']} ({data['environment']})",
+        *(
+            [f"config:   REFUSED (no update can run until it is fixed): {data['configError']}"]
+            if data["configError"]
+            else []
+        ),
         f"active:   {active} {versions.get(active)}  {100 - weight}%",
         f"standby:  {standby} {versions.get(standby)}  {weight}%"
         + (

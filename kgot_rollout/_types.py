@@ -36,6 +36,10 @@ class RolloutStatus(enum.StrEnum):
     HELD = "held"
     FROZEN = "frozen"
     ROLLED_BACK = "rolled-back"
+    # Recorded, then refused before any traffic moved (nothing was changed).
+    REFUSED = "refused"
+    # Recorded, then the engine or a tool failed; the config went back to what is live.
+    FAILED = "failed"
 
 
 class Event(enum.StrEnum):
@@ -54,6 +58,8 @@ class Event(enum.StrEnum):
     # Prometheus stayed unreachable or answered errors past its limit.
     METRICS_ERROR = "metrics-error"
     ROLLED_BACK = "rolled-back"
+    # A rollback refused before anything was changed (not a failed rollback).
+    ROLLBACK_REFUSED = "rollback-refused"
     FINISHED = "finished"
     INTERRUPTED = "interrupted"
 

@@ -238,6 +238,7 @@ def _rollouts(
         notifier_factory=notifier_for,
         scale_failed=args.scale_failed,
         fast_rollback=getattr(args, "fast", False),
+        allow_unavailable=getattr(args, "allow_unavailable", False),
     )
 
 

@@ -152,7 +152,8 @@ class FakeEngine:
 
     def deployments(self, namespace: str, colour: str) -> dict[str, DeploymentStatus]:
         self.calls.append(("deployments", colour))
-        settings = parse_settings(self.get_config(), self.stack)
+        # The Deployments the last update made (the config may have changed since).
+        settings = parse_settings(self.applied, self.stack)
         found: dict[str, DeploymentStatus] = {}
         for service in settings.services:
             name = f"{service.name}-{colour}"

@@ -7,9 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from rollout_fakes import available, healthy
+from rollout_fakes import available, dev_config, healthy
 from rollout_harness import Harness, make_harness
 
+from components.settings import Secret
 from kgot_rollout._cluster import DeploymentStatus
 from kgot_rollout._engine import PreviewReport
 from kgot_rollout._types import ExitCode
@@ -118,3 +119,67 @@ def test_a_later_step_refused_after_traffic_moved_rolls_back(harness: Harness) -
     assert "controller-green (available 0/1" in str(refused["reason"])
     assert "Config restored" not in harness.stdout
     assert "rolled back to blue: the step to green 50% cannot go on" in harness.stdout
+
+
+# -- 2. a manual rollback to a standby with no ready pods ---------------------------
+
+
+def test_rollback_to_a_standby_with_no_ready_pods_is_refused(harness: Harness) -> None:
+    # After a completed shift to green, blue's pods lose readiness.
+    harness.engine = type(harness.engine).for_config(dev_config(activeColor="green"))
+    harness.engine.live["graph-store-blue"] = not_ready("graph-store-blue")
+    assert harness.run("rollback", "--reason", "bad release") == ExitCode.REFUSED
+    assert "graph-store-blue (available 0/1, condition Available is not True)" in harness.stderr
+    assert "Nothing was changed; traffic stays green 100%" in harness.stderr
+    assert harness.engine.traffic == ("green", 0)
+    assert harness.engine.selector_colour("controller") == "green"
+    assert not harness.engine.ups()
+    # Nothing was attempted: no rollout recorded, no failed rollback counted.
+    assert not (harness.log_dir / "history-dev.jsonl").exists()
+
+
+def test_rollback_to_an_unavailable_standby_when_told_explicitly(harness: Harness) -> None:
+    harness.engine = type(harness.engine).for_config(dev_config(activeColor="green"))
+    harness.engine.live["graph-store-blue"] = not_ready("graph-store-blue")
+    assert harness.run("rollback", "--allow-unavailable") == ExitCode.DONE, harness.stderr
+    assert harness.engine.traffic == ("blue", 0)
+
+
+def test_rollback_of_a_split_checks_the_active_colour_it_returns_to(harness: Harness) -> None:
+    harness.engine = type(harness.engine).for_config(dev_config(standbyWeight=25))
+    harness.engine.live["controller-blue"] = not_ready("controller-blue")
+    assert harness.run("rollback") == ExitCode.REFUSED
+    assert "controller-blue (available 0/1" in harness.stderr
+    assert harness.engine.traffic == ("blue", 25)
+
+
+# -- bad input: an unrelated key refused since the last update ----------------------
+
+
+def test_rollback_restores_traffic_when_an_unrelated_key_became_invalid(
+    harness: Harness,
+) -> None:
+    harness.engine = type(harness.engine).for_config(dev_config(standbyWeight=25))
+    # Set since the last update: the program (and so any update) refuses it.
+    harness.engine.secure["slackWebhookUrl"] = Secret("chat.example/no-scheme-s3cr3t")
+    code = harness.run("rollback", "--reason", "incident")
+    assert code == ExitCode.DONE, harness.stderr
+    assert harness.engine.traffic == ("blue", 0)
+    route = harness.engine.routing["HTTPRoute/controller"]["spec"]
+    assert isinstance(route, dict)
+    assert [ref["weight"] for ref in route["rules"][0]["backendRefs"]] == [100, 0]
+    # No update ran: the program would refuse the config.
+    assert not harness.engine.ups()
+    assert "slackWebhookUrl" in harness.stdout
+    assert "s3cr3t" not in harness.stdout + harness.stderr + harness.log()
+    assert "kgot-rollout status" in harness.stdout
+    assert "notifications not sent" in harness.log()
+    # status says where traffic is, that the state is behind, and which key blocks it.
+    assert harness.run("status") == ExitCode.DONE, harness.stderr
+    assert "config:   REFUSED" in harness.stdout
+    assert "slackWebhookUrl" in harness.stdout
+    assert "the stack's state is BEHIND" in harness.stdout
+    # Once the key is fixed, rollback reconciles the state.
+    del harness.engine.secure["slackWebhookUrl"]
+    assert harness.run("rollback") == ExitCode.DONE, harness.stderr
+    assert harness.engine.applied_traffic == ("blue", 0)
