@@ -17,7 +17,7 @@ from kgot_rollout._cluster import gaining_colours, not_serving
 from kgot_rollout._console import Console, bar
 from kgot_rollout._endings import Endings
 from kgot_rollout._engine import Engine, PreviewReport, describe_steps, unsafe_changes
-from kgot_rollout._exceptions import RefusedError
+from kgot_rollout._exceptions import RefusedError, RolloutError
 from kgot_rollout._hold import Hold
 from kgot_rollout._journal import Journal
 from kgot_rollout._notify import Notification
@@ -86,8 +86,10 @@ class Steps:
             # Nothing but in-place updates of routing and replica counts: the
             # update may skip its per-step state checkpoints (_automation.SKIP_CHECKPOINTS).
             self.engine.up(message=f"kgot-rollout: {why}", in_place=not unsafe)
-        except RefusedError:
-            # Refused or locked: nothing was applied, so the config goes back too.
+        except RolloutError:
+            # Refused, locked or the engine failed: the config goes back to what is
+            # live, so a plain `pulumi up` by someone else cannot apply the step
+            # without its gate.
             self.engine.set_config(before.as_config())
             raise
 
@@ -136,6 +138,23 @@ class Steps:
             last.config.get("standbyWeight", "0")
         ) == str(state.standby_weight)
 
+    def _changed_by_hand(
+        self, settings: PlatformSettings, current: TrafficState, rollout_id: str, kind: RolloutKind
+    ) -> Outcome | None:
+        """HELD (exit 4), untouched, when the stack's traffic is no longer ``current``."""
+        live = self.live_traffic()
+        if live == current:
+            return None
+        # Someone rolled back or flipped by hand while this step held.
+        message = (
+            f"traffic changed under this {kind} (now {live.describe()}, "
+            f"expected {current.describe()}); stopped without touching it"
+        )
+        self.endings.finish(
+            settings, rollout_id, kind, RolloutStatus.HELD, message, Notification.HELD
+        )
+        return Outcome(ExitCode.HELD, message, rollout_id)
+
     def run(
         self,
         settings: PlatformSettings,
@@ -155,17 +174,9 @@ class Steps:
             after = state_for_weight(source, target, weight)
             label = f"[{index}/{len(steps)}]"
             if index > 1:
-                live = self.live_traffic()
-                if live != current:
-                    # Someone rolled back or flipped by hand while this step held.
-                    message = (
-                        f"traffic changed under this {kind} (now {live.describe()}, "
-                        f"expected {current.describe()}); stopped without touching it"
-                    )
-                    self.endings.finish(
-                        settings, rollout_id, kind, RolloutStatus.HELD, message, Notification.HELD
-                    )
-                    return Outcome(ExitCode.HELD, message, rollout_id)
+                changed = self._changed_by_hand(settings, current, rollout_id, kind)
+                if changed is not None:
+                    return changed
             if after != current or not self.applied(after):
                 try:
                     self.apply(
@@ -175,15 +186,26 @@ class Steps:
                         rollout=rollout_id,
                         why=f"{kind} {target} {weight}%",
                     )
-                except RefusedError as exc:
-                    if current.weight_of(target) == 0:
-                        raise
-                    # Traffic already moved (an earlier step, or the shift this
-                    # one resumes): refusing would leave it on a colour no gate
-                    # watches any more, so the step that cannot go on rolls back.
-                    return self.endings.cannot_continue(
-                        settings, current, source, target, weight, rollout_id, kind, str(exc)
+                except RolloutError as exc:
+                    if current.weight_of(target) > 0:
+                        # Traffic already moved (an earlier step, or the shift this
+                        # one resumes): stopping would leave it on a colour no gate
+                        # watches any more, so the step that cannot go on rolls back.
+                        return self.endings.cannot_continue(
+                            settings, current, source, target, weight, rollout_id, kind, str(exc)
+                        )
+                    # Recorded as running: end it, so `status` and `history` say so
+                    # and the next shift starts afresh instead of resuming it.
+                    refused = isinstance(exc, RefusedError)
+                    self.endings.finish(
+                        settings,
+                        rollout_id,
+                        kind,
+                        RolloutStatus.REFUSED if refused else RolloutStatus.FAILED,
+                        f"{'refused' if refused else 'error'}: {exc}",
+                        None,
                     )
+                    raise
             current = after
             self.prepare_rollback()
             self.journal.record(rollout_id, kind, Event.STEP_APPLIED, weight=weight, colour=target)
@@ -205,6 +227,10 @@ class Steps:
                 )
             self.journal.record(rollout_id, kind, Event.STEP_PASSED, weight=weight)
             self.console.line(f"{label} {bar(weight)} {target} {weight}% passed its gate")
+        # A hand flip during the last hold is no promotion (README: exit 4).
+        changed = self._changed_by_hand(settings, current, rollout_id, kind)
+        if changed is not None:
+            return changed
         last = steps[-1]
         if last == 100:
             status, message = RolloutStatus.PROMOTED, f"{target} promoted: all traffic on {target}"

@@ -570,7 +570,10 @@ def test_an_engine_failure_is_an_error_and_status_tells_the_truth(harness: Harne
     harness.engine.fail_up = False
     assert harness.run("status", "--json") == 0
     data = json.loads(harness.stdout)
-    assert (data["standbyWeight"], data["inSync"]) == (10, False)
+    # Nothing was applied, so the config is back to what is live (issue 19): a
+    # plain `pulumi up` by someone else cannot apply the step without its gate.
+    assert (data["standbyWeight"], data["inSync"]) == (0, True)
+    assert harness.engine.traffic == ("blue", 0)
 
 
 def test_a_rollback_by_hand_during_a_hold_stops_the_shift(harness: Harness) -> None:

@@ -183,3 +183,71 @@ def test_rollback_restores_traffic_when_an_unrelated_key_became_invalid(
     del harness.engine.secure["slackWebhookUrl"]
     assert harness.run("rollback") == ExitCode.DONE, harness.stderr
     assert harness.engine.applied_traffic == ("blue", 0)
+
+
+# -- 3. a hand change during the final hold ------------------------------------------
+
+
+def test_a_hand_flip_during_the_last_hold_is_not_a_promotion(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+
+    def flip_back_by_hand(now: float) -> None:
+        # `pulumi config set activeColor blue && pulumi up` while 100 % holds.
+        if harness.engine.applied_traffic == ("green", 0):
+            harness.engine.config["activeColor"] = "blue"
+            harness.engine.applied["activeColor"] = "blue"
+
+    harness.clock.on_sleep = flip_back_by_hand
+    code = harness.run("shift", "--to", "green", "--steps", "50,100", "--hold", "10")
+    assert code == ExitCode.HELD, harness.stdout
+    assert "traffic changed under this shift (now blue 100%, expected green 100%)" in (
+        harness.stdout
+    )
+    assert "promoted" not in harness.stdout
+    assert events(harness, "finished")[-1]["status"] == "held"
+
+
+# -- 4. a shift refused after it was recorded ends ------------------------------------
+
+
+def test_a_refused_shift_is_ended_and_never_resumed(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.engine.live["controller-green"] = not_ready("controller-green")
+    assert harness.run("shift", "--to", "green", "--steps", "25,100") == ExitCode.REFUSED
+    first = str(harness.history()[0]["rollout"])
+    assert events(harness, "finished")[-1]["status"] == "refused"
+    assert harness.run("status") == ExitCode.DONE
+    assert f"{first} refused" in harness.stdout
+    assert harness.run("history") == ExitCode.DONE
+    assert "running" not in harness.stdout
+    # The next shift starts afresh: a new id, no "resuming".
+    harness.engine.live.clear()
+    assert harness.run("shift", "--to", "green", "--steps", "100", "--hold", "5") == 0
+    started = [e for e in harness.history() if e["event"] in ("started", "resumed")]
+    assert [e["event"] for e in started] == ["started", "started"]
+    assert started[1]["rollout"] != first
+
+
+def test_an_engine_error_ends_the_shift_with_the_config_put_back(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+    harness.engine.fail_up = True
+    assert harness.run("shift", "--to", "green", "--steps", "25,100") == ExitCode.ERROR
+    assert harness.engine.traffic == ("blue", 0)
+    assert events(harness, "finished")[-1]["status"] == "failed"
+
+
+def test_an_engine_error_after_traffic_moved_rolls_back(harness: Harness) -> None:
+    healthy(harness.metrics, "blue", "green")
+
+    def fail_the_next(applied: object) -> None:
+        harness.engine.fail_up = True  # the second step's update fails
+
+    harness.engine.on_up = fail_the_next
+    code = harness.run("shift", "--to", "green", "--steps", "25,100", "--hold", "5")
+    assert code == ExitCode.ROLLED_BACK, harness.stderr
+    # The update failed too: routing went back through the API, the state is behind.
+    assert harness.engine.traffic == ("blue", 0)
+    assert harness.engine.selector_colour("controller") == "blue"
+    route = harness.engine.routing["HTTPRoute/controller"]["spec"]
+    assert isinstance(route, dict)
+    assert [ref["weight"] for ref in route["rules"][0]["backendRefs"]] == [100, 0]
