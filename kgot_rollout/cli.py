@@ -45,7 +45,8 @@ class Dependencies:
 def _default_engine(args: argparse.Namespace, deps: Dependencies) -> Engine:
     from pulumi.automation.events import EngineEvent
 
-    from kgot_rollout._automation import AutomationEngine, describe_event
+    from kgot_rollout._automation import AutomationEngine
+    from kgot_rollout._engine_events import describe_event
 
     journal = Journal(_log_dir(args), args.stack, deps.clock)
 

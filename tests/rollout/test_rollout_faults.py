@@ -251,3 +251,32 @@ def test_an_engine_error_after_traffic_moved_rolls_back(harness: Harness) -> Non
     route = harness.engine.routing["HTTPRoute/controller"]["spec"]
     assert isinstance(route, dict)
     assert [ref["weight"] for ref in route["rules"][0]["backendRefs"]] == [100, 0]
+
+
+# -- 5. status after a release whose update failed ----------------------------------
+
+
+def test_status_after_a_failed_release_says_traffic_is_unaffected(harness: Harness) -> None:
+    # `pulumi up` of green 1.1.0 whose image is not in the registry: it failed on
+    # green's Deployments; the traffic config (blue 100 %) is what is live.
+    harness.engine.config["greenVersion"] = "1.1.0"
+    harness.engine.applied["greenVersion"] = "1.1.0"
+    harness.engine.last_result = "failed"
+    harness.engine.failed_resources = (
+        "graph-store-green: the Kubernetes API server reported that the rollout failed",
+    )
+    assert harness.run("status") == ExitCode.DONE
+    out = harness.stdout
+    assert "applied:  traffic YES, unaffected" in out
+    assert "FAILED on graph-store-green: the Kubernetes API server reported" in out
+    assert "users stay on blue 100%" in out
+    assert "not live" not in out and "Run `shift` to resume" not in out
+    assert harness.run("status", "--json") == ExitCode.DONE
+    assert '"trafficUnaffected": true' in harness.stdout
+
+
+def test_status_names_a_held_stack_lock(harness: Harness) -> None:
+    harness.engine.locked = True
+    assert harness.run("status") == ExitCode.DONE
+    assert "lock:     the stack's update lock is held (pid 4242" in harness.stdout
+    assert "pulumi cancel --stack dev --yes" in harness.stdout
