@@ -183,7 +183,13 @@ class Hold:
         return bool(failing)
 
 
-_MARKS = {Status.OK: "", Status.PENDING: "!", Status.BREACH: "!!", Status.MISSING: "?"}
+_MARKS = {
+    Status.OK: "",
+    Status.PENDING: "!",
+    Status.BREACH: "!!",
+    Status.MISSING: "?",
+    Status.SHORT: "~",
+}
 
 
 def brief(result: GateResult) -> str:

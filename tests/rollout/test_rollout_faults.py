@@ -3,6 +3,7 @@ colour with no ready pods, and every ending says what happened."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -280,3 +281,40 @@ def test_status_names_a_held_stack_lock(harness: Harness) -> None:
     assert harness.run("status") == ExitCode.DONE
     assert "lock:     the stack's update lock is held (pid 4242" in harness.stdout
     assert "pulumi cancel --stack dev --yes" in harness.stdout
+
+
+# -- a Prometheus recreated without history -----------------------------------------
+
+
+def test_a_pass_after_prometheus_lost_its_history_waits_for_a_covered_window(
+    harness: Harness,
+) -> None:
+    start = harness.clock.now()
+    deleted, back = start + 10.0, start + 25.0
+    values = {"error_rate": 0.01, "latency": 0.1, "cpu": 0.3, "health": 1.0}
+
+    def series(value: float) -> Callable[[float], float | None]:
+        def at(t: float) -> float | None:
+            # The new Prometheus has no samples from before it started.
+            if harness.clock.now() >= back and t < back:
+                return None
+            return value
+
+        return at
+
+    for name, value in values.items():
+        for colour in ("blue", "green"):
+            harness.metrics.set(name, colour, series(value))
+
+    def outage(now: float) -> None:
+        harness.metrics.queries_fail = deleted <= now < back
+
+    harness.clock.on_sleep = outage
+    code = harness.run("shift", "--to", "green", "--steps", "100", "--hold", "30")
+    assert code == ExitCode.DONE, harness.stderr
+    passed = events(harness, "step-passed")[0]
+    # Not at the end of the hold (30 s) on 5 s of new data: once the longest
+    # window (cpu, 30 s) is covered by samples since the restart, give or take
+    # the gap tolerance (2.5 intervals).
+    assert float(str(passed["time"])) - back >= 30.0 - 12.5
+    assert "data covers" in harness.log()
