@@ -9,6 +9,7 @@ once the hold time is over and no trigger is pending.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from components.settings import BuiltinTrigger, RollbackTriggers
@@ -93,6 +94,8 @@ class Hold:
     limits: GateLimits
     # The colour's Deployments, read live at each evaluation (None: metrics only).
     availability: AvailabilityWatch | None = None
+    # Called before each evaluation; raises to end the hold (traffic changed by hand).
+    guard: Callable[[], None] | None = None
 
     def run(
         self,
@@ -114,6 +117,8 @@ class Hold:
         last_shown: tuple[GateOutcome, tuple[str, ...]] | None = None
         unhealthy = False
         while True:
+            if self.guard is not None:
+                self.guard()
             now = self.clock.now()
             result = self.gate.check(specs, now=now, since=since)
             if self.availability is not None:

@@ -35,6 +35,14 @@ from kgot_rollout._types import (
 )
 
 
+class _TrafficChanged(Exception):
+    """The stack's traffic config changed under a hold (ends it; never escapes Steps)."""
+
+    def __init__(self, live: TrafficState) -> None:
+        super().__init__(live.describe())
+        self.live = live
+
+
 @dataclass
 class Steps:
     engine: Engine
@@ -138,6 +146,16 @@ class Steps:
             last.config.get("standbyWeight", "0")
         ) == str(state.standby_weight)
 
+    def _guard(self, expected: TrafficState) -> None:
+        try:
+            live = self.live_traffic()
+        except RolloutError:
+            # The config cannot be read or parsed right now: the gate goes on;
+            # the check before the next step tells.
+            return
+        if live != expected:
+            raise _TrafficChanged(live)
+
     def _changed_by_hand(
         self, settings: PlatformSettings, current: TrafficState, rollout_id: str, kind: RolloutKind
     ) -> Outcome | None:
@@ -145,6 +163,16 @@ class Steps:
         live = self.live_traffic()
         if live == current:
             return None
+        return self._held_untouched(settings, current, live, rollout_id, kind)
+
+    def _held_untouched(
+        self,
+        settings: PlatformSettings,
+        current: TrafficState,
+        live: TrafficState,
+        rollout_id: str,
+        kind: RolloutKind,
+    ) -> Outcome:
         # Someone rolled back or flipped by hand while this step held.
         message = (
             f"traffic changed under this {kind} (now {live.describe()}, "
@@ -212,15 +240,24 @@ class Steps:
             self.console.line(f"{label} {bar(weight)} {target} {weight}% applied")
             if since is None:
                 since = self.clock.now()
-            held = hold.run(
-                specs,
-                colour=target,
-                weight=weight,
-                seconds=hold_seconds,
-                since=since,
-                rollout=rollout_id,
-                label=label,
-            )
+            # Traffic changed by hand while this step holds: stop at the next
+            # evaluation, not after the hold (the gate would judge a colour that
+            # may no longer get the traffic it is judged on).
+            hold.guard = lambda expected=current: self._guard(expected)
+            try:
+                held = hold.run(
+                    specs,
+                    colour=target,
+                    weight=weight,
+                    seconds=hold_seconds,
+                    since=since,
+                    rollout=rollout_id,
+                    label=label,
+                )
+            except _TrafficChanged as exc:
+                return self._held_untouched(settings, current, exc.live, rollout_id, kind)
+            finally:
+                hold.guard = None
             if held.outcome is not GateOutcome.PASS:
                 return self.endings.failed_gate(
                     settings, held, current, source, target, weight, rollout_id, kind

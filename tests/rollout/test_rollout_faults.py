@@ -192,15 +192,21 @@ def test_rollback_restores_traffic_when_an_unrelated_key_became_invalid(
 def test_a_hand_flip_during_the_last_hold_is_not_a_promotion(harness: Harness) -> None:
     healthy(harness.metrics, "blue", "green")
 
+    flipped: list[float] = []
+
     def flip_back_by_hand(now: float) -> None:
         # `pulumi config set activeColor blue && pulumi up` while 100 % holds.
-        if harness.engine.applied_traffic == ("green", 0):
+        if harness.engine.applied_traffic == ("green", 0) and not flipped:
             harness.engine.config["activeColor"] = "blue"
             harness.engine.applied["activeColor"] = "blue"
+            flipped.append(now)
 
     harness.clock.on_sleep = flip_back_by_hand
-    code = harness.run("shift", "--to", "green", "--steps", "50,100", "--hold", "10")
+    code = harness.run("shift", "--to", "green", "--steps", "50,100", "--hold", "300")
     assert code == ExitCode.HELD, harness.stdout
+    # Seen at the next evaluation (5 s), not at the end of the 300 s hold.
+    finished = float(str(events(harness, "finished")[-1]["time"]))
+    assert finished - flipped[0] <= 5.0
     assert "traffic changed under this shift (now blue 100%, expected green 100%)" in (
         harness.stdout
     )
