@@ -448,6 +448,23 @@ def test_missing_image_fails_the_up_within_its_deadline(cluster: Cluster) -> Non
         if name.endswith(f"-{active}") or name in ("prometheus", "alertmanager"):
             assert after[name] == identity, name
     assert {s: cluster.selector(s) for s in SERVICES} == selectors
+    # status says traffic is unaffected and names what the update failed on, not
+    # "not live ... run shift or rollback" (issue 19): the release never started.
+    status = run(
+        [
+            str(REPO / ".venv/bin/kgot-rollout"),
+            "status",
+            "--stack",
+            STACK,
+            "--project-dir",
+            str(cluster.project),
+        ],
+        cwd=cluster.project,
+        env=cluster.env,
+    ).stdout
+    print(status)
+    assert "applied:  traffic YES, unaffected" in status
+    assert "FAILED on " in status and f"-{standby}: " in status
     cluster.set_config(**{f"{standby}Version": "1.1.0"})
     cluster.up()
     cluster.wait_pods_ready()
