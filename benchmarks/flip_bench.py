@@ -97,11 +97,11 @@ def fast_rollback(engine: AutomationEngine, after: TrafficState) -> tuple[float,
     changed = []
     for obj in objects:
         manifest = routed_to(obj.manifest, after)
-        # As Rollback._fast_plan with objects read after an update: what moves.
+        # As FastPath.plan with objects read after an update: what moves.
         if manifest is not None and manifest != obj.manifest:
             changed.append(RoutingObject(obj.urn, obj.field_manager, manifest))
     engine.set_config(after.as_config())
-    # As Rollback._restore: what carries users' traffic first.
+    # As FastPath.restore: what carries users' traffic first.
     live = [o for o in changed if carries_live_traffic(o.manifest, after)]
     engine.apply_routing(live)
     restored = time.monotonic() - started

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import tempfile
 import weakref
@@ -9,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from pulumi import automation as auto
-from pulumi.automation.events import EngineEvent, OpType, PolicyEvent
+from pulumi.automation.events import EngineEvent
 
 from components.settings import PROJECT, Secret
 from kgot_rollout._cluster import (
@@ -19,13 +21,12 @@ from kgot_rollout._cluster import (
     read_deployments,
 )
 from kgot_rollout._engine import (
-    UNCHANGED_OPS,
     AppliedUpdate,
     PreviewReport,
-    ResourceStep,
     is_routing_type,
     op_type,
 )
+from kgot_rollout._engine_events import Events
 from kgot_rollout._exceptions import EngineError, RefusedError, StackLockedError
 from kgot_rollout._pack_config import POLICY_PACK, bridge_pack_config
 from kgot_rollout._types import Colour
@@ -44,54 +45,6 @@ from kgot_rollout._types import Colour
 # instead and loses nothing from this. Old CLIs (3.79 did) also want
 # PULUMI_EXPERIMENTAL=true for it; the pinned one (3.274, as 3.215) does not.
 SKIP_CHECKPOINTS = {"PULUMI_SKIP_CHECKPOINTS": "true"}
-
-# How many refusals of the policy pack a message lists.
-_SHOWN_REFUSALS = 5
-
-
-def engine_error(
-    stack: str, action: str, exc: auto.CommandError, policy_events: Sequence[PolicyEvent]
-) -> Exception:
-    """A mandatory policy violation refuses the step; anything else is an error.
-
-    Read from the engine's structured policy events (their enforcement level),
-    never from the text of the error.
-    """
-    refusals = [e for e in policy_events if e.enforcement_level == "mandatory"]
-    if refusals:
-        shown = [
-            f"{e.policy_name}"
-            + (f" on {e.resource_urn.rsplit('::', 1)[-1]}" if e.resource_urn else "")
-            + f": {e.message.strip().splitlines()[0] if e.message.strip() else ''}"
-            for e in refusals[:_SHOWN_REFUSALS]
-        ]
-        more = len(refusals) - _SHOWN_REFUSALS
-        return RefusedError(
-            f"stack {stack}: the policy pack refused the {action}: "
-            + "; ".join(shown)
-            + (f"; and {more} more" if more > 0 else "")
-        )
-    return EngineError(f"stack {stack}: {action} failed: {str(exc)[-2000:]}")
-
-
-class _Events:
-    """Collects what the rollout reads from an operation's engine events."""
-
-    def __init__(self, forward: Callable[[EngineEvent], None] | None = None) -> None:
-        self.steps: list[ResourceStep] = []
-        self.policy: list[PolicyEvent] = []
-        self._forward = forward
-
-    def __call__(self, event: EngineEvent) -> None:
-        if event.resource_pre_event is not None:
-            meta = event.resource_pre_event.metadata
-            paths = tuple(meta.detailed_diff or ()) or tuple(meta.diffs or ())
-            op = op_type(meta.op) or OpType.REPLACE  # an unknown op counts as a change
-            self.steps.append(ResourceStep(meta.urn, meta.type, op, paths))
-        if event.policy_event is not None:
-            self.policy.append(event.policy_event)
-        if self._forward is not None:
-            self._forward(event)
 
 
 def _lock_message(stack: str) -> str:
@@ -185,7 +138,7 @@ class AutomationEngine:
             raise EngineError(f"stack {self.stack}: writing config failed: {exc}") from exc
 
     def preview(self) -> PreviewReport:
-        events = _Events()
+        events = Events()
         try:
             result = self._stack.preview(
                 diff=True,
@@ -197,14 +150,14 @@ class AutomationEngine:
         except auto.ConcurrentUpdateError as exc:
             raise StackLockedError(_lock_message(self.stack)) from exc
         except auto.CommandError as exc:
-            raise engine_error(self.stack, "preview", exc, events.policy) from exc
+            raise events.error(self.stack, "preview", exc) from exc
         summary = {op_type(op): count for op, count in result.change_summary.items()}
         return PreviewReport(change_summary=summary, steps=tuple(events.steps))
 
     def up(
         self, *, message: str, target: Sequence[str] | None = None, in_place: bool = False
     ) -> None:
-        events = _Events(forward=self._on_event)
+        events = Events(forward=self._on_event)
         workspace = self._stack.workspace
         saved = dict(workspace.env_vars)
         if in_place:
@@ -221,7 +174,7 @@ class AutomationEngine:
         except auto.ConcurrentUpdateError as exc:
             raise StackLockedError(_lock_message(self.stack)) from exc
         except auto.CommandError as exc:
-            raise engine_error(self.stack, "update", exc, events.policy) from exc
+            raise events.error(self.stack, "update", exc) from exc
         finally:
             workspace.env_vars = saved
 
@@ -289,24 +242,59 @@ class AutomationEngine:
                 config=config,
                 version=summary.version,
                 message=summary.message,
+                failed=self._failed_resources() if summary.result == "failed" else (),
             )
         return None
 
+    def _failed_resources(self) -> tuple[str, ...]:
+        """``<name>: <reason>`` of each resource the state records an error on.
 
-def describe_event(event: EngineEvent) -> str | None:
-    """One line for what an update did: a resource changed, or an error/warning."""
-    if event.resource_pre_event is not None:
-        meta = event.resource_pre_event.metadata
-        op = op_type(meta.op)
-        if op in UNCHANGED_OPS:
-            return None
-        shown = op.value if op is not None else str(meta.op)
-        return f"{shown} {meta.type} {meta.urn.rsplit('::', 1)[-1]}"
-    if event.policy_event is not None:
-        policy = event.policy_event
-        text = policy.message.strip()[:500]
-        return f"policy {policy.enforcement_level}: {policy.policy_name}: {text}"
-    diagnostic = event.diagnostic_event
-    if diagnostic is not None and diagnostic.severity in ("error", "warning"):
-        return f"{diagnostic.severity}: {diagnostic.message.strip()[:500]}"
+        The engine keeps a failed create or update's reasons (``initErrors``:
+        the provider's await gave up, say) with the resource in the state.
+        """
+        try:
+            resources = self._state_resources()
+        except EngineError:
+            return ()
+        failed: list[str] = []
+        for resource in resources:
+            errors = resource.get("initErrors")
+            if isinstance(errors, list) and errors:
+                name = str(resource.get("urn", "")).rsplit("::", 1)[-1]
+                first = next((line for line in str(errors[0]).splitlines() if line.strip()), "")
+                failed.append(f"{name}: {first.strip()}"[:300])
+        return tuple(failed)
+
+    def lock_holder(self) -> str | None:
+        """Who holds the stack's lock on a file (DIY) backend, or None (not locked,
+        or a backend whose lock the tool cannot see)."""
+        url = self._stack.workspace.env_vars.get("PULUMI_BACKEND_URL") or os.environ.get(
+            "PULUMI_BACKEND_URL", ""
+        )
+        return file_backend_lock(url, PROJECT, self.stack)
+
+
+def file_backend_lock(url: str, project: str, stack: str) -> str | None:
+    """The lock of ``stack`` in a ``file://`` backend: who holds it since when, or None.
+
+    The DIY backend writes one JSON file a lock under
+    ``.pulumi/locks/organization/<project>/<stack>/`` (``pulumi cancel`` removes
+    it); a killed update leaves it behind.
+    """
+    if not url.startswith("file://"):
+        return None
+    root = Path(url.removeprefix("file://")).expanduser() / ".pulumi" / "locks"
+    name = stack.rsplit("/", 1)[-1]
+    for folder in (root / "organization" / project / name, root / name):
+        for lock in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            try:
+                info = json.loads(lock.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                info = {}
+            if not isinstance(info, dict):
+                info = {}
+            return (
+                f"pid {info.get('pid', '?')} of {info.get('username', '?')} on "
+                f"{info.get('hostname', '?')} since {info.get('timestamp', '?')}"
+            )
     return None

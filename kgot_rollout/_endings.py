@@ -15,7 +15,7 @@ from kgot_rollout._clock import Clock
 from kgot_rollout._hold import HoldPolicy, HoldResult
 from kgot_rollout._journal import Journal
 from kgot_rollout._notify import Notification, Notifier
-from kgot_rollout._rollback import METRICS_ERROR, MISSING_DATA, Rollback
+from kgot_rollout._rollback import METRICS_ERROR, MISSING_DATA, STEP_REFUSED, Rollback
 from kgot_rollout._types import (
     Colour,
     Event,
@@ -101,6 +101,25 @@ class Endings:
         self.journal.log(message, level="WARNING", rollout=rollout_id)
         self.finish(settings, rollout_id, kind, RolloutStatus.HELD, message, Notification.HELD)
         return Outcome(ExitCode.HELD, message, rollout_id)
+
+    def cannot_continue(
+        self,
+        settings: PlatformSettings,
+        current: TrafficState,
+        source: Colour,
+        target: Colour,
+        weight: int,
+        rollout_id: str,
+        kind: RolloutKind,
+        why: str,
+    ) -> Outcome:
+        """A later step refused (its colour not Available, an unsafe preview) after
+        traffic moved: roll back to ``source`` rather than leave the split ungated."""
+        # The refusal's own tail ("Config restored ...; nothing was applied") is
+        # what a refusal before any traffic moved means; here the rollback follows.
+        reason = f"the step to {target} {weight}% cannot go on: {why.split(' Config restored')[0]}"
+        self.journal.record(rollout_id, kind, Event.STEP_REFUSED, weight=weight, reason=reason)
+        return self._roll_back(settings, current, source, STEP_REFUSED, reason, rollout_id, kind)
 
     def _breach(
         self,

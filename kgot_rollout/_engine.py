@@ -63,6 +63,8 @@ class AppliedUpdate:
     config: Mapping[str, str] = field(default_factory=dict)
     version: int | None = None
     message: str = ""
+    # A failed update: ``<resource>: <reason>`` of each resource it failed on.
+    failed: tuple[str, ...] = ()
 
 
 class Engine(Protocol):
@@ -100,6 +102,10 @@ class Engine(Protocol):
         ...
 
     def last_update(self) -> AppliedUpdate | None: ...
+
+    def lock_holder(self) -> str | None:
+        """Who holds the stack's update lock (a killed update leaves it), or None."""
+        ...
 
     def deployments(self, namespace: str, colour: Colour) -> Mapping[str, DeploymentStatus]:
         """The colour's Deployments as the Kubernetes API server has them now, by name."""

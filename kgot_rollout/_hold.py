@@ -9,9 +9,11 @@ once the hold time is over and no trigger is pending.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from components.settings import BuiltinTrigger, RollbackTriggers
+from kgot_rollout._availability import AVAILABILITY, AvailabilityWatch
 from kgot_rollout._clock import Clock
 from kgot_rollout._console import Console, bar
 from kgot_rollout._gate import Gate
@@ -92,6 +94,10 @@ class Hold:
     clock: Clock
     policy: HoldPolicy
     limits: GateLimits
+    # The colour's Deployments, read live at each evaluation (None: metrics only).
+    availability: AvailabilityWatch | None = None
+    # Called before each evaluation; raises to end the hold (traffic changed by hand).
+    guard: Callable[[], None] | None = None
 
     def run(
         self,
@@ -113,8 +119,12 @@ class Hold:
         last_shown: tuple[GateOutcome, tuple[str, ...]] | None = None
         unhealthy = False
         while True:
+            if self.guard is not None:
+                self.guard()
             now = self.clock.now()
             result = self.gate.check(specs, now=now, since=since)
+            if self.availability is not None:
+                result = self.availability.extend(result, colour)
             self.journal.record_gate(rollout, colour, weight, result)
             outcome = result.outcome
             unhealthy = self._log_health(result, colour, rollout, was_unhealthy=unhealthy)
@@ -166,7 +176,7 @@ class Hold:
         failing = [
             v
             for v in result.verdicts
-            if v.trigger.name == BuiltinTrigger.HEALTH
+            if v.trigger.name in (BuiltinTrigger.HEALTH, AVAILABILITY)
             and v.status in (Status.PENDING, Status.BREACH)
         ]
         if failing and not was_unhealthy:
@@ -180,7 +190,13 @@ class Hold:
         return bool(failing)
 
 
-_MARKS = {Status.OK: "", Status.PENDING: "!", Status.BREACH: "!!", Status.MISSING: "?"}
+_MARKS = {
+    Status.OK: "",
+    Status.PENDING: "!",
+    Status.BREACH: "!!",
+    Status.MISSING: "?",
+    Status.SHORT: "~",
+}
 
 
 def brief(result: GateResult) -> str:

@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
         "provider's field manager), then reconcile the stack with the targeted update; "
         "a breach always does",
     )
+    rollback.add_argument(
+        "--allow-unavailable",
+        action="store_true",
+        help="roll back even to a colour whose Deployments are not Available "
+        "(default: refused, naming them)",
+    )
 
     watch = command("watch", "monitor the active colour after a release; roll back on breach")
     watch.add_argument(

@@ -14,14 +14,14 @@ colour may be scaled down to ``standbyReplicas`` (``--scale-failed``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from components.settings import PlatformSettings
 from kgot_rollout._clock import Clock
-from kgot_rollout._cluster import RoutingObject, carries_live_traffic, routed_to
 from kgot_rollout._console import Console
 from kgot_rollout._engine import Engine
 from kgot_rollout._exceptions import RefusedError, RolloutError, StackLockedError
+from kgot_rollout._fast_path import FastPath
 from kgot_rollout._journal import Journal
 from kgot_rollout._types import Colour, Event, RolloutKind, TrafficState, other_colour
 
@@ -29,6 +29,13 @@ from kgot_rollout._types import Colour, Event, RolloutKind, TrafficState, other_
 MANUAL = "manual"
 MISSING_DATA = "missing_data"
 METRICS_ERROR = "metrics_error"
+# A step refused after traffic had moved (its colour not Available, say).
+STEP_REFUSED = "step_refused"
+# How a stale stack lock (a killed update) is cleared; the tool never clears it itself.
+LOCK_HINT = (
+    "If no update is running (a killed one left the lock), `pulumi cancel --stack {stack} "
+    "--yes` clears it; then `kgot-rollout rollback --stack {stack}` reconciles the state."
+)
 # Attempts of an automatic rollback on a locked stack, and the wait between them.
 LOCK_RETRIES = 3
 
@@ -45,23 +52,13 @@ class Rollback:
     scale_failed: bool = False
     # Manual rollbacks take the fast path too (--fast); breaches always do.
     fast: bool = False
-    # The routing objects as the state had them after the last step (prepare()).
-    _prepared: list[RoutingObject] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.fast_path = FastPath(self.engine, self.journal, self.clock)
 
     def prepare(self) -> None:
-        """Read the routing objects from the stack's state now, ahead of a decision.
-
-        Reading the state is the slow part of the fast path: ``stack export``
-        took 1.7 s of the 2.4 s from decision to routing restored on 100
-        services. A shift calls this after each step's update, when the state
-        holds exactly what the cluster has; the rollback then rewrites only the
-        selectors and weights of these manifests (``routed_to``), so it needs
-        nothing newer. Unreadable now: the rollback reads it itself.
-        """
-        try:
-            self._prepared = self.engine.routing_objects()
-        except RolloutError:
-            self._prepared = None
+        """Read the routing objects ahead of a decision (``FastPath.prepare``)."""
+        self.fast_path.prepare()
 
     def run(
         self,
@@ -72,13 +69,21 @@ class Rollback:
         trigger: str,
         reason: str,
         rollout_id: str,
+        blocked: str | None = None,
     ) -> None:
-        """Flip routing from ``before`` to ``after`` (recorded with its time in history)."""
+        """Flip routing from ``before`` to ``after`` (recorded with its time in history).
+
+        ``blocked``: why the reconciling update cannot run (the stack's config
+        has a key the program refuses): routing is restored through the
+        Kubernetes API only and the state stays behind, saying so.
+        """
         manual = trigger == MANUAL
         # A breach always takes the fast path; a manual rollback with --fast. Not
         # to a scaled-down standby: its pods must start first, which the update
         # awaits before it routes (the Services depend on the Deployments).
-        fast = (self.fast or not manual) and not _scales_up(settings, before, after)
+        fast = (self.fast or not manual or blocked is not None) and not _scales_up(
+            settings, before, after
+        )
         self.journal.log(
             f"Rollback triggered: {before.describe()} -> {after.describe()}: {reason}",
             level="WARNING" if manual else "ERROR",
@@ -87,14 +92,16 @@ class Rollback:
             trigger=trigger,
         )
         self.console.line(f"Rollback triggered ({trigger}): {reason}")
-        success = restored = False
+        success = restored = refused = False
         reconciled: bool | None = None
         try:
-            objects = self._fast_plan(after, rollout_id) if fast else None
+            objects = self.fast_path.plan(after, rollout_id) if fast else None
             self.engine.set_config(after.as_config())
             if objects:
-                restored = self._restore(objects, after, rollout_id)
+                restored = self.fast_path.restore(objects, after, rollout_id)
             try:
+                if blocked is not None:
+                    raise RefusedError(blocked)
                 targets = self._targets(settings, before, after, rollout_id)
                 self._up_routing(
                     targets,
@@ -102,49 +109,106 @@ class Rollback:
                     retries=0 if manual else LOCK_RETRIES,
                 )
                 reconciled = True
+            except StackLockedError as exc:
+                if not restored and not fast:
+                    # The incident command does not wait for a lock (perhaps left by
+                    # a killed update): users' traffic goes back through the API.
+                    objects = self.fast_path.plan(after, rollout_id)
+                    restored = bool(objects) and self.fast_path.restore(
+                        objects or [], after, rollout_id
+                    )
+                if not restored:
+                    self.engine.set_config(before.as_config())
+                    refused = True
+                    raise
+                reconciled = False
+                self._behind(f"{exc} {LOCK_HINT.format(stack=settings.stack)}", rollout_id)
             except RolloutError as exc:
                 if not restored:
-                    # Refused or locked: nothing was applied, so the config goes back.
+                    # Refused: nothing was applied, so the config goes back.
                     if isinstance(exc, RefusedError):
                         self.engine.set_config(before.as_config())
+                        refused = True
                     raise
                 # Traffic is back in the API server and the config says so; only
                 # the state is behind, and the next `up` or rollback heals it.
                 reconciled = False
-                self.journal.log(
-                    f"state behind: routing is restored in the API server but the update "
-                    f"that records it failed: {exc}; the next `pulumi up` or "
-                    "`kgot-rollout rollback` reconciles it",
-                    level="ERROR",
-                    rollout=rollout_id,
-                    rollback=True,
-                )
-                self.console.line(
-                    "routing restored; the stack's state is behind (see `kgot-rollout status`)"
-                )
+                self._behind(str(exc), rollout_id)
             success = True
         finally:
-            self.journal.record(
+            self._record(
                 rollout_id,
-                RolloutKind.ROLLBACK,
-                Event.ROLLED_BACK,
+                before,
+                after,
                 trigger=trigger,
-                success=success,
-                to=after.active,
                 reason=reason,
-                fast=restored,
+                success=success,
+                refused=refused,
+                restored=restored,
                 reconciled=reconciled,
             )
+        if self.scale_failed and blocked is None:
+            self._scale_failed(settings, other_colour(after.active), rollout_id)
+
+    def _behind(self, why: str, rollout_id: str) -> None:
+        self.journal.log(
+            f"state behind: routing is restored in the API server but the update "
+            f"that records it did not run: {why}; the next `pulumi up` or "
+            "`kgot-rollout rollback` reconciles it",
+            level="ERROR",
+            rollout=rollout_id,
+            rollback=True,
+        )
+        self.console.line(
+            "routing restored; the stack's state is behind (see `kgot-rollout status`)"
+        )
+
+    def _record(
+        self,
+        rollout_id: str,
+        before: TrafficState,
+        after: TrafficState,
+        *,
+        trigger: str,
+        reason: str,
+        success: bool,
+        refused: bool,
+        restored: bool,
+        reconciled: bool | None,
+    ) -> None:
+        if refused:
+            # Nothing was attempted on the cluster: not a failed rollback (the
+            # runbook pages on kgot_rollbacks_total{success="false"}).
+            self.journal.record(
+                rollout_id, RolloutKind.ROLLBACK, Event.ROLLBACK_REFUSED, trigger=trigger
+            )
             self.journal.log(
-                f"rollback {'complete' if success else 'FAILED'}: traffic "
-                f"{after.describe() if success else 'state unknown, check status'}",
-                level="INFO" if success else "ERROR",
+                f"rollback refused: nothing was changed; traffic stays {before.describe()}",
+                level="ERROR",
                 rollout=rollout_id,
                 rollback=True,
                 trigger=trigger,
             )
-        if self.scale_failed:
-            self._scale_failed(settings, other_colour(after.active), rollout_id)
+            return
+        self.journal.record(
+            rollout_id,
+            RolloutKind.ROLLBACK,
+            Event.ROLLED_BACK,
+            trigger=trigger,
+            success=success,
+            to=after.active,
+            reason=reason,
+            fast=restored,
+            reconciled=reconciled,
+        )
+        self.journal.log(
+            f"rollback {'complete' if success else 'FAILED'}: traffic "
+            f"{after.describe() if success else 'state unknown, check status'}",
+            level="INFO" if success else "ERROR",
+            rollout=rollout_id,
+            rollback=True,
+            trigger=trigger,
+        )
 
     def reconcile(
         self, settings: PlatformSettings, state: TrafficState, rollout_id: str | None
@@ -156,68 +220,6 @@ class Rollback:
         self.journal.log(
             f"state reconciled: {state.describe()}", rollout=rollout_id or "-", rollback=True
         )
-
-    def _fast_plan(self, after: TrafficState, rollout_id: str) -> list[RoutingObject] | None:
-        """The routing objects as ``after`` routes them (None: fall back to the ``up``)."""
-        prepared, self._prepared = self._prepared, None
-        try:
-            objects = prepared if prepared is not None else self.engine.routing_objects()
-        except RolloutError as exc:
-            self._warn(
-                f"fast path unavailable ({exc}); restoring through the targeted update",
-                rollout_id,
-            )
-            return None
-        changed: list[RoutingObject] = []
-        for obj in objects:
-            manifest = routed_to(obj.manifest, after)
-            # Read right after a successful update, the state is what the API
-            # server has: an object ``after`` leaves as it is needs no apply (on
-            # a weight step only the HTTPRoutes move). Read at the decision, the
-            # state may be behind the cluster (a failed reconcile), so every
-            # colour's object is applied.
-            if manifest is not None and (prepared is None or manifest != obj.manifest):
-                changed.append(RoutingObject(obj.urn, obj.field_manager, manifest))
-        return changed
-
-    def _restore(self, objects: list[RoutingObject], after: TrafficState, rollout_id: str) -> bool:
-        """Apply ``objects`` through the Kubernetes API; False: the update must do it.
-
-        The objects that carry users' traffic go first, in one batch: on a flip
-        of 100 services that is the 100 active Services, not the 100 preview
-        ones too (half the server-side applies before traffic is back; the
-        API server's apply, not the tool, is the cost).
-        """
-        started = self.clock.monotonic()
-        live: list[RoutingObject] = []
-        rest: list[RoutingObject] = []
-        for obj in objects:
-            (live if carries_live_traffic(obj.manifest, after) else rest).append(obj)
-        try:
-            self.engine.apply_routing(live)
-        except RolloutError as exc:
-            self._warn(
-                f"fast path failed ({exc}); restoring through the targeted update",
-                rollout_id,
-            )
-            return False
-        restored = self.clock.monotonic() - started
-        try:
-            self.engine.apply_routing(rest)
-        except RolloutError as exc:
-            # Users' traffic is back; the targeted update sets these too.
-            self._warn(
-                f"preview Services left to the targeted update ({exc})",
-                rollout_id,
-            )
-        self.journal.log(
-            f"routing restored in the API server: {len(live)} objects carrying traffic in "
-            f"{restored:.2f}s, {len(objects)} in {self.clock.monotonic() - started:.2f}s; "
-            "reconciling the stack's state",
-            rollout=rollout_id,
-            rollback=True,
-        )
-        return True
 
     def _targets(
         self,

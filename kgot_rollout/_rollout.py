@@ -4,7 +4,7 @@ Each command reads the stack's settings, checks Prometheus answers before the
 first step, and wires the parts: step progression (``_steps``), the hold loop
 (``_hold``), the data plane's checks (``_dataplane``), rollback (``_rollback``)
 and the endings (``_endings``); a manual rollback and a watch are their own
-modules (``_manual_rollback``, ``_watch``). Missing data never promotes.
+modules (``_rollback_command``, ``_watch``). Missing data never promotes.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from components.settings import PlatformSettings, SettingsError, parse_settings
+from kgot_rollout._availability import AvailabilityWatch
 from kgot_rollout._baselines import Baselines
 from kgot_rollout._baselines import measure as measure_baselines
 from kgot_rollout._clock import Clock, SystemClock
@@ -24,9 +25,9 @@ from kgot_rollout._exceptions import MetricsUnavailableError, RefusedError
 from kgot_rollout._gate import Gate
 from kgot_rollout._hold import Hold, HoldPolicy
 from kgot_rollout._journal import Journal, Rollout, new_rollout_id
-from kgot_rollout._manual_rollback import rollback as manual_rollback
 from kgot_rollout._notify import Notifier
 from kgot_rollout._rollback import Rollback
+from kgot_rollout._rollback_command import RollbackCommand
 from kgot_rollout._route_status import RouteReader, read_routes
 from kgot_rollout._steps import Steps
 from kgot_rollout._triggers import TriggerSpec
@@ -79,6 +80,8 @@ class Rollouts:
     fast_rollback: bool = False
     # The live routes, for the data plane's checks (rollback.dataPlane).
     read_routes: RouteReader = read_routes
+    # A manual rollback may send traffic to a colour that is not Available.
+    allow_unavailable: bool = False
 
     def __post_init__(self) -> None:
         self.rollback_routing = Rollback(
@@ -110,6 +113,15 @@ class Rollouts:
             prepare_rollback=self.rollback_routing.prepare,
             data_plane=DataPlane(self.read_routes, self.journal, self.console, self.clock),
         )
+        self.rollback_command = RollbackCommand(
+            self.engine,
+            self.journal,
+            self.clock,
+            self.rollback_routing,
+            self.endings,
+            applied=self.steps.applied,
+            allow_unavailable=self.allow_unavailable,
+        )
 
     # -- reading -------------------------------------------------------------------
     def settings(self) -> PlatformSettings:
@@ -119,7 +131,7 @@ class Rollouts:
         except SettingsError as exc:
             raise RefusedError(str(exc)) from exc
 
-    def _online_gate(self, settings: PlatformSettings) -> Gate:
+    def online_gate(self, settings: PlatformSettings) -> Gate:
         """The gate, once its provider answered: nothing is applied without it."""
         if self.gate_factory is None:
             raise RefusedError("no Prometheus configured: pass --prometheus URL")
@@ -132,10 +144,11 @@ class Rollouts:
             ) from exc
         return gate
 
-    def _hold(self, gate: Gate) -> Hold:
+    def hold_on(self, gate: Gate) -> Hold:
         """The hold loop on ``gate``, with the limits of the stack it judges."""
         limits = self.policy.limits(gate.settings.rollback)
-        return Hold(gate, self.journal, self.console, self.clock, self.policy, limits)
+        watch = AvailabilityWatch(gate.settings, self.engine.deployments, gate.health_window)
+        return Hold(gate, self.journal, self.console, self.clock, self.policy, limits, watch)
 
     @staticmethod
     def _specs_at(
@@ -183,7 +196,7 @@ class Rollouts:
                 f"--steps {','.join(map(str, steps))}: {target} already has "
                 f"{state.standby_weight}%; allowed: steps that reach at least that weight"
             )
-        gate = self._online_gate(settings)
+        gate = self.online_gate(settings)
         resumed = self._resumable(source, target)
         baselines = measure_baselines(gate, state, source, resumed, self.clock.now())
         specs_at = self._specs_at(gate, target, baselines)
@@ -215,7 +228,7 @@ class Rollouts:
         )
         return self.steps.run(
             settings,
-            self._hold(gate),
+            self.hold_on(gate),
             specs,
             source=source,
             target=target,
@@ -236,7 +249,7 @@ class Rollouts:
                 "allowed: promote while the standby colour has a share of traffic"
             )
         source, target = state.active, state.standby
-        gate = self._online_gate(settings)
+        gate = self.online_gate(settings)
         # A canary that stopped below 100 is finished by the same rollout.
         resumed = self._resumable(source, target, also=(RolloutStatus.COMPLETED,))
         baselines = measure_baselines(gate, state, source, resumed, self.clock.now())
@@ -257,7 +270,7 @@ class Rollouts:
         )
         return self.steps.run(
             settings,
-            self._hold(gate),
+            self.hold_on(gate),
             specs_at(state),
             source=source,
             target=target,
@@ -270,7 +283,7 @@ class Rollouts:
 
     # -- rollback and watch (their own modules) -------------------------------------
     def rollback(self, *, reason: str, to: Colour | None = None) -> Outcome:
-        return manual_rollback(self, reason=reason, to=to)
+        return self.rollback_command.run(reason=reason, to=to)
 
     def watch(self, window: float | None = None) -> Outcome:
         return watch(self, window)

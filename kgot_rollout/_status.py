@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from components.settings import SettingsError, parse_traffic
 from kgot_rollout._journal import Journal
 from kgot_rollout._release_record import last_release, releases
+from kgot_rollout._rollback_command import incident_settings
 from kgot_rollout._rollout import Rollouts
-from kgot_rollout._types import RolloutKind, TrafficState
+from kgot_rollout._types import Colour, RolloutKind, TrafficState, parse_colour
 
 
 def _when(at: float | None) -> str:
@@ -19,7 +20,8 @@ def _when(at: float | None) -> str:
 
 
 def status_data(rollouts: Rollouts, journal: Journal) -> dict[str, object]:
-    settings = rollouts.settings()
+    # A key refused since the last update must not hide where traffic is.
+    settings, config_error = incident_settings(rollouts.engine)
     traffic = TrafficState.of(settings.traffic)
     applied = rollouts.engine.last_update()
     applied_state: dict[str, object] | None = None
@@ -36,6 +38,17 @@ def status_data(rollouts: Rollouts, journal: Journal) -> dict[str, object]:
             in_sync = applied.result == "succeeded" and applied_traffic == traffic
         except SettingsError:  # an applied config the tool cannot read
             applied_state = {"result": applied.result, "version": applied.version}
+    # A failed update that left traffic as the config has it: a release that
+    # never became Available on the standby. Users stay where they are.
+    traffic_unaffected = (
+        applied is not None
+        and applied.result == "failed"
+        and isinstance(applied_state, dict)
+        and applied_state.get("activeColor") == traffic.active
+        and applied_state.get("standbyWeight") == traffic.standby_weight
+    )
+    if applied_state is not None and applied is not None:
+        applied_state["failedResources"] = list(applied.failed)
     last = journal.last_rollout(kinds=tuple(RolloutKind))
     # A fast rollback restored routing in the API server and its update failed:
     # traffic is as the config says, only the stack's state is behind.
@@ -59,6 +72,9 @@ def status_data(rollouts: Rollouts, journal: Journal) -> dict[str, object]:
             "finished": _when(release.finished),
             "message": release.message,
         },
+        "lockHolder": rollouts.engine.lock_holder(),
+        "trafficUnaffected": traffic_unaffected,
+        "configError": config_error,
         "stateBehind": state_behind,
         "stack": settings.stack,
         "environment": settings.environment,
@@ -86,6 +102,10 @@ def status_data(rollouts: Rollouts, journal: Journal) -> dict[str, object]:
     }
 
 
+def traffic_active(data: dict[str, object]) -> Colour:
+    return parse_colour(str(data["activeColor"]))
+
+
 def render_status(rollouts: Rollouts, journal: Journal, *, as_json: bool) -> str:
     data = status_data(rollouts, journal)
     if as_json:
@@ -96,6 +116,11 @@ def render_status(rollouts: Rollouts, journal: Journal, *, as_json: bool) -> str
     weight = int(str(data["standbyWeight"]))
     lines = [
         f"stack:    {data['stack']} ({data['environment']})",
+        *(
+            [f"config:   REFUSED (no update can run until it is fixed): {data['configError']}"]
+            if data["configError"]
+            else []
+        ),
         f"active:   {active} {versions.get(active)}  {100 - weight}%",
         f"standby:  {standby} {versions.get(standby)}  {weight}%"
         + (
@@ -116,12 +141,32 @@ def render_status(rollouts: Rollouts, journal: Journal, *, as_json: bool) -> str
             f"standbyWeight={applied.get('standbyWeight')}. Run `rollback` or `pulumi up` "
             "to reconcile it."
         )
+    elif data["trafficUnaffected"]:
+        failed = applied.get("failedResources") or []
+        where = (
+            f"on {'; '.join(str(f) for f in failed)}"
+            if isinstance(failed, list) and failed
+            else "(see `pulumi stack history`)"
+        )
+        lines.append(
+            f"applied:  traffic YES, unaffected: the last update ({applied.get('version')}) "
+            f"FAILED {where}, and it did not change traffic: users stay on "
+            f"{TrafficState(traffic_active(data), weight).describe()}. Fix the release "
+            "(runbook: Deployment failure) and `pulumi up` again; do not shift or roll "
+            "back to the colour it failed on."
+        )
     else:
         lines.append(
             f"applied:  NO: the last update ({applied.get('result')}) applied "
             f"activeColor={applied.get('activeColor')} "
             f"standbyWeight={applied.get('standbyWeight')}; the config above is not live "
             "(interrupted?). Run `shift` to resume or `rollback`."
+        )
+    if data["lockHolder"]:
+        lines.append(
+            f"lock:     the stack's update lock is held ({data['lockHolder']}). If no update "
+            f"runs (a killed one left it), `pulumi cancel --stack {data['stack']} --yes` "
+            "clears it; `kgot-rollout rollback` restores traffic without it."
         )
     last = data["lastRollout"]
     if isinstance(last, dict):

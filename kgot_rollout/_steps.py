@@ -18,7 +18,7 @@ from kgot_rollout._console import Console, bar
 from kgot_rollout._dataplane import DataPlane
 from kgot_rollout._endings import Endings
 from kgot_rollout._engine import Engine, PreviewReport, describe_steps, unsafe_changes
-from kgot_rollout._exceptions import RefusedError
+from kgot_rollout._exceptions import RefusedError, RolloutError
 from kgot_rollout._hold import Hold
 from kgot_rollout._journal import Journal
 from kgot_rollout._notify import Notification
@@ -34,6 +34,14 @@ from kgot_rollout._types import (
     TrafficState,
     state_for_weight,
 )
+
+
+class _TrafficChanged(Exception):
+    """The stack's traffic config changed under a hold (ends it; never escapes Steps)."""
+
+    def __init__(self, live: TrafficState) -> None:
+        super().__init__(live.describe())
+        self.live = live
 
 
 @dataclass
@@ -90,8 +98,10 @@ class Steps:
             # Nothing but in-place updates of routing and replica counts: the
             # update may skip its per-step state checkpoints (_automation.SKIP_CHECKPOINTS).
             self.engine.up(message=f"kgot-rollout: {why}", in_place=not unsafe)
-        except RefusedError:
-            # Refused or locked: nothing was applied, so the config goes back too.
+        except RolloutError:
+            # Refused, locked or the engine failed: the config goes back to what is
+            # live, so a plain `pulumi up` by someone else cannot apply the step
+            # without its gate.
             self.engine.set_config(before.as_config())
             raise
 
@@ -140,6 +150,43 @@ class Steps:
             last.config.get("standbyWeight", "0")
         ) == str(state.standby_weight)
 
+    def _guard(self, expected: TrafficState) -> None:
+        try:
+            live = self.live_traffic()
+        except RolloutError:
+            # The config cannot be read or parsed right now: the gate goes on;
+            # the check before the next step tells.
+            return
+        if live != expected:
+            raise _TrafficChanged(live)
+
+    def _changed_by_hand(
+        self, settings: PlatformSettings, current: TrafficState, rollout_id: str, kind: RolloutKind
+    ) -> Outcome | None:
+        """HELD (exit 4), untouched, when the stack's traffic is no longer ``current``."""
+        live = self.live_traffic()
+        if live == current:
+            return None
+        return self._held_untouched(settings, current, live, rollout_id, kind)
+
+    def _held_untouched(
+        self,
+        settings: PlatformSettings,
+        current: TrafficState,
+        live: TrafficState,
+        rollout_id: str,
+        kind: RolloutKind,
+    ) -> Outcome:
+        # Someone rolled back or flipped by hand while this step held.
+        message = (
+            f"traffic changed under this {kind} (now {live.describe()}, "
+            f"expected {current.describe()}); stopped without touching it"
+        )
+        self.endings.finish(
+            settings, rollout_id, kind, RolloutStatus.HELD, message, Notification.HELD
+        )
+        return Outcome(ExitCode.HELD, message, rollout_id)
+
     def run(
         self,
         settings: PlatformSettings,
@@ -162,21 +209,38 @@ class Steps:
             after = state_for_weight(source, target, weight)
             label = f"[{index}/{len(steps)}]"
             if index > 1:
-                live = self.live_traffic()
-                if live != current:
-                    # Someone rolled back or flipped by hand while this step held.
-                    message = (
-                        f"traffic changed under this {kind} (now {live.describe()}, "
-                        f"expected {current.describe()}); stopped without touching it"
-                    )
-                    self.endings.finish(
-                        settings, rollout_id, kind, RolloutStatus.HELD, message, Notification.HELD
-                    )
-                    return Outcome(ExitCode.HELD, message, rollout_id)
+                changed = self._changed_by_hand(settings, current, rollout_id, kind)
+                if changed is not None:
+                    return changed
             if after != current or not self.applied(after):
-                self.apply(
-                    settings, current, after, rollout=rollout_id, why=f"{kind} {target} {weight}%"
-                )
+                try:
+                    self.apply(
+                        settings,
+                        current,
+                        after,
+                        rollout=rollout_id,
+                        why=f"{kind} {target} {weight}%",
+                    )
+                except RolloutError as exc:
+                    if current.weight_of(target) > 0:
+                        # Traffic already moved (an earlier step, or the shift this
+                        # one resumes): stopping would leave it on a colour no gate
+                        # watches any more, so the step that cannot go on rolls back.
+                        return self.endings.cannot_continue(
+                            settings, current, source, target, weight, rollout_id, kind, str(exc)
+                        )
+                    # Recorded as running: end it, so `status` and `history` say so
+                    # and the next shift starts afresh instead of resuming it.
+                    refused = isinstance(exc, RefusedError)
+                    self.endings.finish(
+                        settings,
+                        rollout_id,
+                        kind,
+                        RolloutStatus.REFUSED if refused else RolloutStatus.FAILED,
+                        f"{'refused' if refused else 'error'}: {exc}",
+                        None,
+                    )
+                    raise
             current = after
             self.prepare_rollback()
             self.journal.record(rollout_id, kind, Event.STEP_APPLIED, weight=weight, colour=target)
@@ -193,21 +257,34 @@ class Steps:
                 step_specs = checked.specs
             if since is None:
                 since = self.clock.now()
-            held = hold.run(
-                step_specs,
-                colour=target,
-                weight=weight,
-                seconds=hold_seconds,
-                since=since,
-                rollout=rollout_id,
-                label=label,
-            )
+            # Traffic changed by hand while this step holds: stop at the next
+            # evaluation, not after the hold (the gate would judge a colour that
+            # may no longer get the traffic it is judged on).
+            hold.guard = lambda expected=current: self._guard(expected)
+            try:
+                held = hold.run(
+                    step_specs,
+                    colour=target,
+                    weight=weight,
+                    seconds=hold_seconds,
+                    since=since,
+                    rollout=rollout_id,
+                    label=label,
+                )
+            except _TrafficChanged as exc:
+                return self._held_untouched(settings, current, exc.live, rollout_id, kind)
+            finally:
+                hold.guard = None
             if held.outcome is not GateOutcome.PASS:
                 return self.endings.failed_gate(
                     settings, held, current, source, target, weight, rollout_id, kind
                 )
             self.journal.record(rollout_id, kind, Event.STEP_PASSED, weight=weight)
             self.console.line(f"{label} {bar(weight)} {target} {weight}% passed its gate")
+        # A hand flip during the last hold is no promotion (README: exit 4).
+        changed = self._changed_by_hand(settings, current, rollout_id, kind)
+        if changed is not None:
+            return changed
         last = steps[-1]
         if last == 100:
             status, message = RolloutStatus.PROMOTED, f"{target} promoted: all traffic on {target}"

@@ -29,6 +29,9 @@ class Status(enum.Enum):
     PENDING = "pending"
     BREACH = "breach"
     MISSING = "missing"
+    # Within its threshold, but its data does not cover its window after a gap
+    # (a Prometheus recreated without history): no pass counts yet.
+    SHORT = "short"
 
 
 class Judge(Protocol):
@@ -141,6 +144,9 @@ def evaluate(
     if now - latest_t > max_gap:
         return Verdict(spec, Status.MISSING, reason=f"latest sample is {now - latest_t:.0f}s old")
     if not breaches(latest_v, spec.threshold, spec.comparison):
+        short = _coverage_shortfall(finite, spec, now=now, since=since, max_gap=max_gap)
+        if short:
+            return Verdict(spec, Status.SHORT, value=latest_v, reason=short)
         return Verdict(spec, Status.OK, value=latest_v)
     run_start = latest_t
     for t, v in reversed(finite[:-1]):
@@ -150,6 +156,38 @@ def evaluate(
     if latest_t - run_start >= spec.window_seconds:
         return Verdict(spec, Status.BREACH, value=latest_v, breaching_since=run_start)
     return Verdict(spec, Status.PENDING, value=latest_v, breaching_since=run_start)
+
+
+# Traffic to a colour that just gained it takes a while to show in rates.
+STARTUP_GRACE_SECONDS = 60.0
+
+
+def _coverage_shortfall(
+    finite: Series, spec: TriggerSpec, *, now: float, since: float | None, max_gap: float
+) -> str:
+    """Why the samples do not cover the trigger's window after a gap ("" when they do).
+
+    The run of samples ending now must reach back to the window's start (or,
+    early in a shift, to when traffic started, give or take the time new traffic
+    takes to show). A Prometheus recreated without history answers with a few
+    seconds of data, which would otherwise pass a window of minutes.
+    """
+    run_start = finite[-1][0]
+    for t, _ in reversed(finite[:-1]):
+        if run_start - t > max_gap:
+            break
+        run_start = t
+    window_start = now - spec.window_seconds
+    if since is not None and since > window_start:
+        expected, tolerance = since, max(max_gap, STARTUP_GRACE_SECONDS)
+    else:
+        expected, tolerance = window_start, max_gap
+    if run_start <= expected + tolerance:
+        return ""
+    return (
+        f"data covers {now - run_start:.0f}s of its {spec.window_seconds:g}s window "
+        "(after a gap in the metrics); holding until it does"
+    )
 
 
 @dataclass(frozen=True)
@@ -165,18 +203,21 @@ class GateResult:
 
     @property
     def outcome(self) -> GateOutcome:
-        if self.error:
-            return GateOutcome.ERROR
+        # A breach stands even when Prometheus failed: the availability verdict
+        # comes from the API server, and any verdict already made is real.
         if self.with_status(Status.BREACH):
             return GateOutcome.BREACH
+        if self.error:
+            return GateOutcome.ERROR
         if self.with_status(Status.MISSING) or not self.verdicts:
             return GateOutcome.INCONCLUSIVE
         return GateOutcome.PASS
 
     @property
     def pending(self) -> tuple[Verdict, ...]:
-        """Triggers over their threshold for less than their window (the gate still passes)."""
-        return self.with_status(Status.PENDING)
+        """Triggers over their threshold for less than their window, or whose data does
+        not cover their window after a gap: the gate still passes, the hold goes on."""
+        return self.with_status(Status.PENDING) + self.with_status(Status.SHORT)
 
     @property
     def fired(self) -> Verdict | None:

@@ -36,6 +36,10 @@ class RolloutStatus(enum.StrEnum):
     HELD = "held"
     FROZEN = "frozen"
     ROLLED_BACK = "rolled-back"
+    # Recorded, then refused before any traffic moved (nothing was changed).
+    REFUSED = "refused"
+    # Recorded, then the engine or a tool failed; the config went back to what is live.
+    FAILED = "failed"
 
 
 class Event(enum.StrEnum):
@@ -47,11 +51,15 @@ class Event(enum.StrEnum):
     STEP_APPLIED = "step-applied"
     STEP_PASSED = "step-passed"
     BREACH = "breach"
+    # A later step was refused after traffic had moved: rolled back instead.
+    STEP_REFUSED = "step-refused"
     # The gate stayed inconclusive (no data) past its limit.
     MISSING_DATA = "missing-data"
     # Prometheus stayed unreachable or answered errors past its limit.
     METRICS_ERROR = "metrics-error"
     ROLLED_BACK = "rolled-back"
+    # A rollback refused before anything was changed (not a failed rollback).
+    ROLLBACK_REFUSED = "rollback-refused"
     FINISHED = "finished"
     INTERRUPTED = "interrupted"
 

@@ -33,7 +33,7 @@ def watch(rollouts: Rollouts, window: float | None = None) -> Outcome:
     settings = rollouts.settings()
     state = TrafficState.of(settings.traffic)
     colour = state.active
-    gate = rollouts._online_gate(settings)
+    gate = rollouts.online_gate(settings)
     last = rollouts.journal.last_rollout(kinds=GATED_KINDS)
     baseline: float | None = None
     gateway_baseline: float | None = None
@@ -60,7 +60,7 @@ def watch(rollouts: Rollouts, window: float | None = None) -> Outcome:
         f"watch {settings.stack}: {colour} for {seconds:g}s, "
         f"triggers: {', '.join(s.condition() for s in specs)}"
     )
-    held = rollouts._hold(gate).run(
+    held = rollouts.hold_on(gate).run(
         specs,
         colour=colour,
         weight=state.weight_of(colour),

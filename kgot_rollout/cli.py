@@ -59,7 +59,8 @@ def _default_engine(
 ) -> Engine:
     from pulumi.automation.events import EngineEvent
 
-    from kgot_rollout._automation import AutomationEngine, describe_event
+    from kgot_rollout._automation import AutomationEngine
+    from kgot_rollout._engine_events import describe_event
 
     journal = Journal(log_dir(args), args.stack, deps.clock)
 
@@ -228,6 +229,7 @@ def _rollouts(
         scale_failed=args.scale_failed,
         fast_rollback=getattr(args, "fast", False),
         read_routes=deps.routes or read_routes,
+        allow_unavailable=getattr(args, "allow_unavailable", False),
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import ValidationError
 
-from components.settings._errors import ErrorFormatter, SettingsError, show
+from components.settings._errors import ErrorFormatter, SettingsError
 from components.settings._platform import PlatformSettings, TrafficConfig, TrafficSettings
 from components.settings._types import PROJECT, Secret
 
@@ -100,21 +100,63 @@ def parse_traffic(raw: Mapping[str, object], stack: str) -> TrafficSettings:
 
 
 class _StackFileLoader(yaml.SafeLoader):
-    """Refuses a key twice in one mapping, as `pulumi` refuses such a stack file."""
+    """Reads a stack file's mappings as the engine hands them to the program.
+
+    A scalar key is the text written (`2: sha256:...` under `digests` is the
+    key "2", as `pulumi` gives it to the program: config objects have text
+    keys), so the policy-config bridge and the program agree on one reading.
+    A key twice in one mapping is refused, as `pulumi` refuses such a file.
+    """
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[object] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, str) and key in seen:
+        self.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise yaml.MarkedYAMLError(
+                    "while reading a mapping",
+                    node.start_mark,
+                    "a list or mapping as a key",
+                    key_node.start_mark,
+                )
+            key = str(key_node.value)
+            if key in mapping:
                 raise yaml.MarkedYAMLError(
                     "while reading a mapping",
                     node.start_mark,
                     f"key {key!r} twice",
                     key_node.start_mark,
                 )
-            seen.add(key if isinstance(key, str) else id(key_node))
-        return super().construct_mapping(node, deep=deep)
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+
+_TEXT_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool")
+
+
+def _load(text: str) -> tuple[object, dict[str, str], set[str]]:
+    """The stack file's document; the text of each top-level config value written
+    as a number or boolean (`greenVersion: 2` is "2" to the program); and the
+    config keys written as something other than text (`1:`)."""
+    loader = _StackFileLoader(text)
+    scalars: dict[str, str] = {}
+    not_text: set[str] = set()
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return {}, scalars, not_text
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value != "config" or not isinstance(value_node, yaml.MappingNode):
+                    continue
+                for name, value in value_node.value:
+                    if name.tag != "tag:yaml.org,2002:str":
+                        not_text.add(str(name.value))
+                    if isinstance(value, yaml.ScalarNode) and value.tag in _TEXT_TAGS:
+                        scalars[str(name.value)] = str(value.value)
+        return loader.construct_document(node) or {}, scalars, not_text
+    finally:
+        loader.dispose()
 
 
 def _secure_leaves(value: object) -> object:
@@ -144,7 +186,7 @@ def read_stack_file(path: str | Path) -> dict[str, object]:
     except OSError as error:
         raise SettingsError(f"{path}: cannot read it: {error.strerror or error}") from None
     try:
-        document = yaml.load(text, Loader=_StackFileLoader) or {}
+        document, scalars, keys_not_text = _load(text)
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
@@ -160,11 +202,12 @@ def read_stack_file(path: str | Path) -> dict[str, object]:
         raise SettingsError(f"{path}: `config:` must be a mapping, not {type(config).__name__}")
     raw: dict[str, object] = {}
     for key, value in config.items():
-        if not isinstance(key, str):
+        if key in keys_not_text:
             raise SettingsError(
-                f"{path}: config key {show(key)} is not allowed; allowed: a text key such as "
+                f"{path}: config key {key} is not allowed; allowed: a text key such as "
                 f"{PROJECT}:namespace"
             )
-        raw[key] = _secure_leaves(value)
+        # A top-level number or boolean reaches the program as the text written.
+        raw[key] = scalars.get(key, _secure_leaves(value))
     plain = _strip_namespace(raw)
     return {k: v for k, v in plain.items() if not (k in SECRET_KEYS and isinstance(v, Secret))}

@@ -44,14 +44,20 @@ class ServiceResources(ConfigModel):
 
     @model_validator(mode="after")
     def _limits_cover_requests(self) -> ServiceResources:
+        # The API server refuses every pod of a container whose limit is below its
+        # request, after the Deployment was registered: refuse it here, naming both.
         requests, limits = self.requests, self.limits
         if limits.millicores < requests.millicores:
             raise config_error(
-                ("limits", "cpu"), limits.cpu, f"at least the request {requests.cpu}"
+                ("limits", "cpu"),
+                limits.cpu,
+                f"at least the request (resources.requests.cpu = {requests.cpu})",
             )
         if limits.memory_bytes < requests.memory_bytes:
             raise config_error(
-                ("limits", "memory"), limits.memory, f"at least the request {requests.memory}"
+                ("limits", "memory"),
+                limits.memory,
+                f"at least the request (resources.requests.memory = {requests.memory})",
             )
         return self
 

@@ -34,6 +34,7 @@ from traffic import (
 from components.checks import health_check_script
 from components.settings import CheckSettings, parse_settings, read_stack_file
 from kgot_rollout._types import Colour, other_colour, parse_colour
+from tests.toolchain_support import REPO, run
 
 pytestmark = pytest.mark.e2e
 
@@ -188,6 +189,23 @@ def test_missing_image_fails_the_up_within_its_deadline(cluster: Cluster) -> Non
         if name.endswith(f"-{active}") or name in ("prometheus", "alertmanager"):
             assert after[name] == identity, name
     assert {s: cluster.selector(s) for s in SERVICES} == selectors
+    # status says traffic is unaffected and names what the update failed on, not
+    # "not live ... run shift or rollback" (issue 19): the release never started.
+    status = run(
+        [
+            str(REPO / ".venv/bin/kgot-rollout"),
+            "status",
+            "--stack",
+            STACK,
+            "--project-dir",
+            str(cluster.project),
+        ],
+        cwd=cluster.project,
+        env=cluster.env,
+    ).stdout
+    print(status)
+    assert "applied:  traffic YES, unaffected" in status
+    assert "FAILED on " in status and f"-{standby}: " in status
     cluster.set_config(**{f"{standby}Version": "1.1.0"})
     cluster.up()
     cluster.wait_pods_ready()

@@ -108,6 +108,9 @@ class RoutedEngine:
     def last_update(self) -> AppliedUpdate | None:
         return self._engine.last_update()
 
+    def lock_holder(self) -> str | None:
+        return self._engine.lock_holder()
+
     def deployments(self, namespace: str, colour: Colour) -> Mapping[str, DeploymentStatus]:
         return self._engine.deployments(namespace, colour)
 

@@ -180,3 +180,40 @@ def test_an_empty_path_is_refused_not_taken_for_the_current_folder(
     assert f"argument {option}: '' is empty; allowed: a file or folder path" in (
         capsys.readouterr().err
     )
+
+
+def test_a_numeric_version_key_reads_as_the_program_gets_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`2: sha256:...` under `digests` (and `greenVersion: 2`) is the text "2" to the
+    program, as the engine hands it; the bridge reads the stack file the same way."""
+    from components.settings import parse_settings, read_stack_file
+
+    dev = committed_text("Pulumi.dev.yaml")
+    first = (
+        "        1.0.0: sha256:08f2a7e045d44b393a0b2818a138ca120f81e9963a23418c7e2ceaacb34a34a8\n"
+    )
+    second = (
+        "        1.1.0: sha256:2c1f451e196328603f80ffa052256c421ed5ea26df321b803f0de581873927b9\n"
+    )
+    assert first in dev and second in dev
+    text = dev.replace(first, first.replace("1.0.0:", "2:"), 1)
+    text = text.replace(second, second.replace("1.1.0:", "1.10:"), 1)
+    text = text.replace("kgot-platform:greenVersion: 1.0.0", "kgot-platform:greenVersion: 2")
+    path = stack_file(tmp_path, text)
+    code, err = bridge(capsys, tmp_path)
+    assert (code, err) == (0, "")
+    settings = parse_settings(read_stack_file(path), "x")
+    controller = next(s for s in settings.services if s.key == "controller")
+    assert settings.green_version == "2"
+    assert controller.image_ref("2").endswith(
+        "@sha256:08f2a7e045d44b393a0b2818a138ca120f81e9963a23418c7e2ceaacb34a34a8"
+    )
+    # `1.10` stays 1.10 (a YAML float would have read 1.1).
+    assert "1.10" in controller.digests and "1.1" not in controller.digests
+    # The program's reading: what `pulumi config` hands over (objects as JSON text).
+    engine_form = {
+        key: json.dumps(value) if isinstance(value, dict | list) else str(value)
+        for key, value in read_stack_file(path).items()
+    }
+    assert parse_settings(engine_form, "x") == settings

@@ -70,6 +70,10 @@ class FakeEngine:
     # Routing as the API server has it, by `<kind>/<name>` (an `up` or apply_routing sets it).
     routing: dict[str, dict[str, object]] = field(default_factory=dict)
     fail_apply: bool = False
+    # The last update as history has it: its result and the resources it failed on
+    # (a release whose image is not in the registry fails on its Deployments).
+    last_result: str = "succeeded"
+    failed_resources: tuple[str, ...] = ()
 
     @classmethod
     def for_config(cls, raw: Mapping[str, object], **kwargs: object) -> FakeEngine:
@@ -152,7 +156,8 @@ class FakeEngine:
 
     def deployments(self, namespace: str, colour: str) -> dict[str, DeploymentStatus]:
         self.calls.append(("deployments", colour))
-        settings = parse_settings(self.get_config(), self.stack)
+        # The Deployments the last update made (the config may have changed since).
+        settings = parse_settings(self.applied, self.stack)
         found: dict[str, DeploymentStatus] = {}
         for service in settings.services:
             name = f"{service.name}-{colour}"
@@ -210,7 +215,15 @@ class FakeEngine:
         return spec["selector"][COLOR_LABEL]
 
     def last_update(self) -> AppliedUpdate | None:
-        return AppliedUpdate(result="succeeded", config=dict(self.applied), version=1)
+        return AppliedUpdate(
+            result=self.last_result,
+            config=dict(self.applied),
+            version=1,
+            failed=self.failed_resources,
+        )
+
+    def lock_holder(self) -> str | None:
+        return "pid 4242 of ci on runner-1 since 2026-01-01T00:00:00Z" if self.locked else None
 
     # -- helpers for assertions ----------------------------------------------------
     def ups(self) -> list[dict[str, object]]:

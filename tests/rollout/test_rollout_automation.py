@@ -21,8 +21,9 @@ from kgot_policies.stack_config import pack_config, reviewed_roles
 from pulumi.automation.events import EngineEvent, OpType
 
 from components.settings import parse_settings, read_stack_file
-from kgot_rollout._automation import AutomationEngine, describe_event
+from kgot_rollout._automation import AutomationEngine
 from kgot_rollout._engine import unsafe_changes
+from kgot_rollout._engine_events import describe_event
 from kgot_rollout._exceptions import RefusedError, StackLockedError
 from kgot_rollout._pack_config import bridge_pack_config
 from kgot_rollout._types import ExitCode
@@ -206,7 +207,17 @@ def test_rollback_targets_routing_resources_only(project: tuple[Path, dict[str, 
     stack.set_config({"greenVersion": "9.9.9"})
     out = io.StringIO()
     code = run(
-        ["rollback", "--stack", "dev", "--project-dir", str(path), "--reason", "test"],
+        # No cluster here (the Deployments are components): nothing to find Available.
+        [
+            "rollback",
+            "--stack",
+            "dev",
+            "--project-dir",
+            str(path),
+            "--reason",
+            "test",
+            "--allow-unavailable",
+        ],
         Dependencies(engine=lambda args: stack, stdout=out, stderr=io.StringIO()),
     )
     try:
@@ -243,8 +254,12 @@ def test_a_held_stack_lock_is_a_clear_refusal(project: tuple[Path, dict[str, str
             time.sleep(0.2)
         with pytest.raises(StackLockedError, match="another update holds the stack lock"):
             stack.up(message="test: must not run", target=stack.routing_urns())
+        # status names who holds it (a killed update would leave it there).
+        holder = stack.lock_holder()
+        assert holder is not None and f"pid {slow.pid}" in holder
     finally:
         slow.wait(timeout=120)
+    assert engine(project).lock_holder() is None
 
 
 def test_the_default_pack_config_is_the_bridges(project: tuple[Path, dict[str, str]]) -> None:

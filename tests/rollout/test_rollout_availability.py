@@ -47,7 +47,7 @@ def test_shift_to_a_colour_scaled_to_zero_is_refused_and_routing_unchanged(
     assert "refused: green is not Available" in harness.log()
 
 
-def test_a_later_step_is_refused_when_the_colour_lost_its_pods(harness: Harness) -> None:
+def test_a_colour_that_lost_its_pods_after_a_step_is_rolled_back(harness: Harness) -> None:
     healthy(harness.metrics, "blue", "green")
     crashed = replace(available("controller-green", 1), available=0, available_condition=False)
 
@@ -56,11 +56,11 @@ def test_a_later_step_is_refused_when_the_colour_lost_its_pods(harness: Harness)
 
     harness.engine.on_up = lose_pods
     code = harness.run("shift", "--to", "green", "--steps", "10,100", "--hold", "5")
-    assert code == ExitCode.REFUSED
-    assert "controller-green (available 0/1, condition Available is not True)" in harness.stderr
-    # The first step applied; the second was refused with its config put back.
-    assert harness.engine.traffic == ("blue", 10)
-    assert len(harness.engine.ups()) == 1
+    # The hold watches the colour's Deployments (issue 19): traffic that moved to
+    # a colour with no ready pods is rolled back, never left there.
+    assert code == ExitCode.ROLLED_BACK
+    assert "controller-green (available 0/1, condition Available is not True)" in harness.stdout
+    assert harness.engine.traffic == ("blue", 0)
 
 
 def test_a_missing_deployment_is_refused(harness: Harness) -> None:
@@ -87,6 +87,9 @@ def test_a_standby_the_same_up_scales_up_is_left_to_the_provider_await(
                 ("spec.replicas",),
             )
         )
+    # The update awaited them at full size (the provider's await), so the hold
+    # that follows sees them Available.
+    harness.engine.on_up = lambda applied: harness.engine.live.clear()
     assert harness.run("shift", "--to", "green", "--steps", "100", "--hold", "5") == 0
     assert harness.engine.traffic == ("green", 0)
 
@@ -94,7 +97,8 @@ def test_a_standby_the_same_up_scales_up_is_left_to_the_provider_await(
 def test_only_the_colour_gaining_traffic_is_read(harness: Harness) -> None:
     healthy(harness.metrics, "blue", "green")
     assert harness.run("shift", "--to", "green", "--steps", "50,100", "--hold", "5") == 0
-    assert [c[1] for c in harness.engine.calls if c[0] == "deployments"] == ["green", "green"]
+    # Before each step and at each evaluation of its hold: only green.
+    assert {c[1] for c in harness.engine.calls if c[0] == "deployments"} == {"green"}
 
 
 def test_status_from_kubectl_json() -> None:

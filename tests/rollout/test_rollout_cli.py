@@ -275,12 +275,36 @@ def test_stack_lock_is_a_clear_refusal_with_no_change(harness: Harness) -> None:
     assert harness.engine.traffic == ("blue", 0)
 
 
-def test_manual_rollback_on_a_locked_stack_changes_nothing(harness: Harness) -> None:
+def test_manual_rollback_on_a_locked_stack_restores_traffic_through_the_api(
+    harness: Harness,
+) -> None:
+    # A kill -9 during an `up` left the stack lock (issue 19): the incident
+    # command restores users' traffic anyway and says how the lock is cleared.
     harness.engine = FakeEngine.for_config(dev_config(standbyWeight=25))
-    harness.engine.locked_ups = 1
+    harness.engine.locked = True
+    assert harness.run("rollback") == ExitCode.DONE, harness.stderr
+    assert harness.engine.traffic == ("blue", 0)
+    route = harness.engine.routing["HTTPRoute/controller"]["spec"]
+    assert isinstance(route, dict)
+    assert [ref["weight"] for ref in route["rules"][0]["backendRefs"]] == [100, 0]
+    assert "pulumi cancel --stack dev --yes" in harness.log("rollback.log")
+    assert "routing restored; the stack's state is behind" in harness.stderr
+
+
+def test_a_rollback_refused_on_the_lock_is_not_a_failed_rollback(harness: Harness) -> None:
+    harness.engine = FakeEngine.for_config(dev_config(standbyWeight=25))
+    harness.engine.locked = True
+    harness.engine.fail_apply = True  # and the API refuses the fast path too
     assert harness.run("rollback") == ExitCode.REFUSED
     assert "lock" in harness.stderr
     assert harness.engine.traffic == ("blue", 25)
+    assert "rollback FAILED" not in harness.log()
+    assert "rollback refused: nothing was changed; traffic stays blue 75% / green 25%" in (
+        harness.log("rollback.log")
+    )
+    metrics = (harness.log_dir / "kgot_rollout.prom").read_text()
+    assert 'success="false"' not in metrics
+    assert [e["status"] for e in harness.history() if e["event"] == "finished"] == ["refused"]
 
 
 def test_automatic_rollback_waits_for_the_lock(harness: Harness) -> None:
@@ -559,7 +583,10 @@ def test_an_engine_failure_is_an_error_and_status_tells_the_truth(harness: Harne
     harness.engine.fail_up = False
     assert harness.run("status", "--json") == 0
     data = json.loads(harness.stdout)
-    assert (data["standbyWeight"], data["inSync"]) == (10, False)
+    # Nothing was applied, so the config is back to what is live (issue 19): a
+    # plain `pulumi up` by someone else cannot apply the step without its gate.
+    assert (data["standbyWeight"], data["inSync"]) == (0, True)
+    assert harness.engine.traffic == ("blue", 0)
 
 
 def test_a_rollback_by_hand_during_a_hold_stops_the_shift(harness: Harness) -> None:

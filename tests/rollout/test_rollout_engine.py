@@ -15,8 +15,8 @@ from pulumi.automation.events import (
     StepEventMetadata,
 )
 
-from kgot_rollout._automation import describe_event, engine_error
 from kgot_rollout._engine import PreviewReport, ResourceStep, is_routing_type, unsafe_changes
+from kgot_rollout._engine_events import describe_event, engine_error
 from kgot_rollout._exceptions import EngineError, RefusedError
 
 pytestmark = pytest.mark.rollout
@@ -98,3 +98,28 @@ def test_routing_types_are_the_programs() -> None:
     assert not is_routing_type("kubernetes:core/v1:ServiceAccount")
     route = ResourceStep(URN, ROUTING_TYPES[1], OpType.UPDATE, ("spec.rules",))
     assert unsafe_changes(PreviewReport({OpType.UPDATE: 1}, (route,))) == []
+
+
+def test_an_engine_error_names_the_failing_resource_first_in_whole_lines() -> None:
+    failures = [("controller", "HTTPRoute.gateway.networking.k8s.io is forbidden: quota")]
+    error = engine_error("dev", "update", failed("x" * 5000), [], failures)
+    assert str(error) == (
+        "stack dev: update failed on controller: "
+        "HTTPRoute.gateway.networking.k8s.io is forbidden: quota"
+    )
+
+
+def test_an_engine_error_without_a_resource_keeps_whole_lines() -> None:
+    text = "\n".join(
+        [
+            "error: update failed",
+            *(f"  step {i}: HTTPRoute controller-{i} updated" for i in range(200)),
+        ]
+    )
+    message = str(engine_error("dev", "update", failed(text), []))
+    body = message.split("update failed: ", 1)[1]
+    assert body.startswith("stderr: error: update failed")
+    # Every kept line is whole: no line is cut mid-word.
+    kept = body.splitlines()[1:]
+    assert kept and all(line.startswith("  step ") and line.endswith("updated") for line in kept)
+    assert len(message) <= 2100

@@ -33,10 +33,15 @@ def harness(tmp_path: Path) -> Harness:
 )
 def test_a_secure_value_is_never_echoed(harness: Harness, secure: dict[str, Secret]) -> None:
     harness.engine.secure.update(secure)
-    assert harness.run("status") == ExitCode.REFUSED
+    assert harness.run("shift", "--to", "green") == ExitCode.REFUSED
     assert "= [secret] is not a known key" in harness.stderr
     assert "S3CR3T" not in harness.stderr
     assert "[secret]" in harness.log() and "S3CR3T" not in harness.log()
+    # status still says where traffic is, and which key no update can pass.
+    assert harness.run("status") == ExitCode.DONE
+    assert "config:   REFUSED" in harness.stdout
+    assert "= [secret] is not a known key" in harness.stdout
+    assert "S3CR3T" not in harness.stdout
 
 
 def test_one_rollback_key_keeps_the_documented_triggers(harness: Harness) -> None:

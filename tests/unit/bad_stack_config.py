@@ -164,7 +164,20 @@ BAD_CONFIG: list[tuple[str, Mutation, list[str]]] = [
     (
         "limit below request",
         _set("services.controller.resources.limits.cpu", "50m"),
-        ["services.controller.resources.limits.cpu", '"50m"', "at least the request 100m"],
+        [
+            "services.controller.resources.limits.cpu",
+            '"50m"',
+            "at least the request (resources.requests.cpu = 100m)",
+        ],
+    ),
+    (
+        "memory limit below request",
+        _set("services.graph_store.resources.limits.memory", "1Mi"),
+        [
+            "services.graph_store.resources.limits.memory",
+            '"1Mi"',
+            "resources.requests.memory = ",
+        ],
     ),
     (
         "bad memory quantity",
