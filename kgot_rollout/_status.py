@@ -149,7 +149,7 @@ def render_status(rollouts: Rollouts, journal: Journal, *, as_json: bool) -> str
             else "(see `pulumi stack history`)"
         )
         lines.append(
-            f"applied:  traffic YES, unaffected: the last update ({applied.get('version')}) "
+            "applied:  traffic YES, unaffected: the last update "
             f"FAILED {where}, and it did not change traffic: users stay on "
             f"{TrafficState(traffic_active(data), weight).describe()}. Fix the release "
             "(runbook: Deployment failure) and `pulumi up` again; do not shift or roll "

@@ -416,6 +416,10 @@ def test_a_kill_during_the_up_then_rollback_through_the_lock(
     assert data["lockHolder"] is None
 
 
+# Control-plane processes this module started again; they outlive the tests.
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
 @dataclass(frozen=True)
 class Component:
     """A control-plane process kwokctl started: enough to start it again."""
@@ -457,8 +461,10 @@ class Component:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        # kwokctl stops the cluster's processes by these files (cluster.sh down).
+        # kwokctl stops the cluster's processes by these files (cluster.sh down);
+        # the handle is kept so it is not collected (and warned about) mid-session.
         self.pidfile.write_text(f"{started.pid}\n")
+        _STARTED.append(started)
 
 
 @dataclass
