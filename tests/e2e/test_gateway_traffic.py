@@ -47,9 +47,11 @@ FAULTY = "1.2.0"
 @dataclass(frozen=True)
 class Gateway:
     cafile: str
+    # The test cluster's kubeconfig (the tests' env, not the caller's).
+    env: dict[str, str]
 
     def target(self, host: str, service: str = "traefik") -> Target:
-        target, _ = gateway_target(host, self.cafile, EDGE, service)
+        target, _ = gateway_target(host, self.cafile, EDGE, service, env=self.env)
         return target
 
 
@@ -72,12 +74,12 @@ def gateway(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Gatew
     secret = cluster.json("get", "secret", "kgot-platform-tls")
     cafile = tmp_path_factory.mktemp("gateway") / "ca.crt"
     cafile.write_bytes(base64.b64decode(secret["data"]["tls.crt"]))
-    return Gateway(str(cafile))
+    return Gateway(str(cafile), cluster.env)
 
 
 def load(gateway: Gateway, host: str, seconds: float, rate: float = RATE) -> LoadRun:
     target = gateway.target(host)
-    networks = gateway_target(host, gateway.cafile, EDGE)[1]
+    networks = gateway_target(host, gateway.cafile, EDGE, env=gateway.env)[1]
     return LoadRun(
         targets={"gateway": target},
         networks=networks,
