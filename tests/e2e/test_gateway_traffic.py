@@ -164,6 +164,16 @@ def rollout(cluster: Cluster, prometheus: Prometheus, to: str, steps: str) -> An
     )
 
 
+def wait_for_baseline(prometheus: Prometheus, colour: str) -> None:
+    buckets = f'http_request_duration_seconds_bucket{{service="controller",color="{colour}"}}'
+    prometheus.wait(
+        f"a p95 latency of the live colour {colour}",
+        lambda: prometheus.query(
+            f"histogram_quantile(0.95, sum by (le) (rate({buckets}[15s]))) > 0"
+        ),
+    )
+
+
 def history(cluster: Cluster, since: float) -> list[dict[str, Any]]:
     path = cluster.project / "logs" / "deployment" / f"history-{STACK}.jsonl"
     events = [json.loads(line) for line in path.read_text().splitlines()]
@@ -176,8 +186,10 @@ def gated_shift_through_the_gateway(
     source = parse_colour(cluster.selector("controller"))
     target = other_colour(source)
     started = time.time()
-    with load(gateway, f"controller.{DOMAIN}", seconds=len(STEPS) * (HOLD + 40)) as run:
-        time.sleep(3)
+    with load(gateway, f"controller.{DOMAIN}", seconds=len(STEPS) * (HOLD + 40) + 60) as run:
+        # The latency trigger compares with the live colour's p95: traffic
+        # through the gateway first, until the stack's Prometheus has it.
+        wait_for_baseline(prometheus, source)
         shift = rollout(cluster, prometheus, target, ",".join(map(str, STEPS)))
         time.sleep(8)
         answers = run.stop()
@@ -314,12 +326,7 @@ def test_faulty_release_is_rolled_back_through_the_gateway(
     cluster.wait_pods_ready()
     started = time.time()
     with load(gateway, f"controller.{DOMAIN}", seconds=400, rate=20) as run:
-        prometheus.wait(
-            "baseline traffic on the live colour",
-            lambda: prometheus.query(
-                f'sum(rate(http_requests_total{{service="controller",color="{active}"}}[15s])) > 0'
-            ),
-        )
+        wait_for_baseline(prometheus, active)
         shift = rollout(cluster, prometheus, standby, "25,50,100")
         time.sleep(8)
         answers = run.stop()
