@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from kgot_rollout.cli import build_parser
+from kgot_rollout._parser import build_parser
 from tests.toolchain_support import toolchain_environment
 
 ROOT = Path(__file__).resolve().parents[2]
