@@ -47,9 +47,11 @@ FAULTY = "1.2.0"
 @dataclass(frozen=True)
 class Gateway:
     cafile: str
+    # The test cluster's kubeconfig (the tests' env, not the caller's).
+    env: dict[str, str]
 
     def target(self, host: str, service: str = "traefik") -> Target:
-        target, _ = gateway_target(host, self.cafile, EDGE, service)
+        target, _ = gateway_target(host, self.cafile, EDGE, service, env=self.env)
         return target
 
 
@@ -72,12 +74,12 @@ def gateway(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Gatew
     secret = cluster.json("get", "secret", "kgot-platform-tls")
     cafile = tmp_path_factory.mktemp("gateway") / "ca.crt"
     cafile.write_bytes(base64.b64decode(secret["data"]["tls.crt"]))
-    return Gateway(str(cafile))
+    return Gateway(str(cafile), cluster.env)
 
 
 def load(gateway: Gateway, host: str, seconds: float, rate: float = RATE) -> LoadRun:
     target = gateway.target(host)
-    networks = gateway_target(host, gateway.cafile, EDGE)[1]
+    networks = gateway_target(host, gateway.cafile, EDGE, env=gateway.env)[1]
     return LoadRun(
         targets={"gateway": target},
         networks=networks,
@@ -162,6 +164,16 @@ def rollout(cluster: Cluster, prometheus: Prometheus, to: str, steps: str) -> An
     )
 
 
+def wait_for_baseline(prometheus: Prometheus, colour: str) -> None:
+    buckets = f'http_request_duration_seconds_bucket{{service="controller",color="{colour}"}}'
+    prometheus.wait(
+        f"a p95 latency of the live colour {colour}",
+        lambda: prometheus.query(
+            f"histogram_quantile(0.95, sum by (le) (rate({buckets}[15s]))) > 0"
+        ),
+    )
+
+
 def history(cluster: Cluster, since: float) -> list[dict[str, Any]]:
     path = cluster.project / "logs" / "deployment" / f"history-{STACK}.jsonl"
     events = [json.loads(line) for line in path.read_text().splitlines()]
@@ -174,8 +186,10 @@ def gated_shift_through_the_gateway(
     source = parse_colour(cluster.selector("controller"))
     target = other_colour(source)
     started = time.time()
-    with load(gateway, f"controller.{DOMAIN}", seconds=len(STEPS) * (HOLD + 40)) as run:
-        time.sleep(3)
+    with load(gateway, f"controller.{DOMAIN}", seconds=len(STEPS) * (HOLD + 40) + 60) as run:
+        # The latency trigger compares with the live colour's p95: traffic
+        # through the gateway first, until the stack's Prometheus has it.
+        wait_for_baseline(prometheus, source)
         shift = rollout(cluster, prometheus, target, ",".join(map(str, STEPS)))
         time.sleep(8)
         answers = run.stop()
@@ -312,12 +326,7 @@ def test_faulty_release_is_rolled_back_through_the_gateway(
     cluster.wait_pods_ready()
     started = time.time()
     with load(gateway, f"controller.{DOMAIN}", seconds=400, rate=20) as run:
-        prometheus.wait(
-            "baseline traffic on the live colour",
-            lambda: prometheus.query(
-                f'sum(rate(http_requests_total{{service="controller",color="{active}"}}[15s])) > 0'
-            ),
-        )
+        wait_for_baseline(prometheus, active)
         shift = rollout(cluster, prometheus, standby, "25,50,100")
         time.sleep(8)
         answers = run.stop()
