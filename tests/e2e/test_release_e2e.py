@@ -268,7 +268,10 @@ def test_a_faulty_release_is_rolled_back_by_itself(stack: Stack) -> None:
     assert stack.selector() == active
     record = stack.record()
     rollback = record["rollback"]
-    assert record["status"] == "rolled-back" and rollback["trigger"] in ("error_rate", "health")
+    # 1.2.0 answers 30 % with 500 and 250 ms slower: whichever of its triggers
+    # breaches first is a correct catch (the latency one did in a CI run).
+    assert record["status"] == "rolled-back"
+    assert rollback["trigger"] in ("error_rate", "latency", "health"), rollback
     assert rollback["decided"] >= rollback["breachingSince"] and rollback["to"] == active
     print(
         f"\nrelease {FAULTY} (faulty): rolled back on {rollback['trigger']} "

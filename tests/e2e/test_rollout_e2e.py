@@ -135,9 +135,21 @@ def deployed(
     env = toolchain_env
     policies = project_dir / "policies"
     run_command(["pulumi", "stack", "select", STACK, "--create"], cwd=project_dir, env=env)
+    # The pack's config from the stack file, as every deploy gets it: the dev
+    # stack's gateway Traefik reads Secrets through a role the bridge lists as
+    # reviewed, which the pack's defaults alone refuse.
+    pack_config = project_dir / "pack-config.json"
+    run_command(
+        [sys.executable, "-m", "kgot_policies.stack_config", STACK, "-o", str(pack_config)],
+        cwd=project_dir,
+        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "policies")},
+    )
     run_command(
         # The pack by its real path: the language host does not follow the copy's symlink.
-        ["pulumi", "up", "--stack", STACK, "--yes", "--policy-pack", str(policies.resolve())],
+        [
+            *("pulumi", "up", "--stack", STACK, "--yes"),
+            *("--policy-pack", str(policies.resolve()), "--policy-pack-config", str(pack_config)),
+        ],
         cwd=project_dir,
         env=env,
     )
