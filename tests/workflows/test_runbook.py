@@ -68,3 +68,17 @@ def test_runbook_names_the_real_objects() -> None:
     text = RUNBOOK.read_text(encoding="utf-8")
     for name in ("$SVC-preview", "$SVC-green", "kgot-platform-quota", "logs/deployment/"):
         assert name in text
+
+
+def test_every_pack_run_in_the_runbook_reads_the_stacks_pack_config() -> None:
+    # Without the bridge's config the pack judges an unknown stack: it refuses
+    # the roles the stack's own components need (the dev gateway's Secret
+    # reads), so an operator following the runbook would be refused.
+    bare = [
+        str(c)
+        for c in runbook_commands()
+        if c.words[0] == "pulumi"
+        and "--policy-pack" in c.words
+        and "--policy-pack-config" not in c.words
+    ]
+    assert bare == []

@@ -114,5 +114,9 @@ def test_runbook_commands_work_on_a_deployed_stack(
             words[words.index("--policy-pack") + 1] = str((project / "policies").resolve())
         result = run(words, cwd=project, env={**env, **assigned}, check=False, timeout=600)
         if result.returncode != 0:
-            failures.append(f"{' '.join(words)} exited {result.returncode}: {result.stderr[-800:]}")
+            # Pulumi prints policy violations on stdout, the engine's errors on stderr.
+            failures.append(
+                f"{' '.join(words)} exited {result.returncode}: "
+                f"{result.stdout[-1500:]}{result.stderr[-800:]}"
+            )
     assert failures == []
