@@ -70,5 +70,6 @@ run: venv debian toolchain
 e2e: venv debian toolchain
 	$(VENV)/bin/pytest -m e2e
 
+# The slowest setups and tests are printed so CI's log shows where the time goes.
 test: venv debian toolchain lint go-test
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --durations=40
