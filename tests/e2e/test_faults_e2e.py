@@ -573,8 +573,10 @@ def test_prometheus_recreated_without_history_holds_until_its_windows_are_covere
     assert code == 0, output
     passed = next(e for e in history(live)[seen:] if e["event"] == "step-passed")
     log = (live.project / "logs" / "deployment" / "rollout.log").read_text()
-    assert "gate error" in log
-    # The first evaluations on the new Prometheus's few seconds of data held on.
+    # Whether the gate met the outage itself ("gate error") depends on when its
+    # poll fell: the new pod can answer within one interval. What must hold is
+    # that the first evaluations on the new Prometheus's few seconds of data held on.
+    print(f"\ngate saw the outage: {'gate error' in log}")
     assert "data covers" in log
     report("Prometheus pod deleted during the hold", None, float(passed["time"]) - deleted, answers)
     # Not on a few seconds of new data: at least one window after the deletion.
