@@ -24,6 +24,7 @@ from kgot_rollout._automation import AutomationEngine
 from kgot_rollout._cluster import DeploymentStatus, RoutingObject
 from kgot_rollout._engine import AppliedUpdate, PreviewReport
 from kgot_rollout._exceptions import EngineError
+from kgot_rollout._pack_config import bridge_pack_config
 from kgot_rollout._types import Colour, ExitCode
 from kgot_rollout.cli import Dependencies, run
 
@@ -138,12 +139,7 @@ def deployed(
     # The pack's config from the stack file, as every deploy gets it: the dev
     # stack's gateway Traefik reads Secrets through a role the bridge lists as
     # reviewed, which the pack's defaults alone refuse.
-    pack_config = project_dir / "pack-config.json"
-    run_command(
-        [sys.executable, "-m", "kgot_policies.stack_config", STACK, "-o", str(pack_config)],
-        cwd=project_dir,
-        env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "policies")},
-    )
+    pack_config = bridge_pack_config(STACK, project_dir, project_dir / "pack-config.json")
     run_command(
         # The pack by its real path: the language host does not follow the copy's symlink.
         [
