@@ -23,14 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from dev_cluster import Cluster, Prometheus
+from dev_cluster import Cluster, Prometheus, deploy_dev, short_windows
 from kgot_contract import COLOR_LABEL
 from test_real_workloads import controller_load
 from traffic import Answer, LoadRun, Target, allowed_networks, check_targets, summary
 
 from kgot_rollout._types import Colour, other_colour, parse_colour
-from tests.toolchain_support import REPO, run
+from tests.toolchain_support import REPO
 
 pytestmark = pytest.mark.e2e
 
@@ -44,33 +43,7 @@ INTERVAL = 2
 @pytest.fixture(scope="module")
 def live(project_dir: Path, toolchain_env: dict[str, str]) -> Cluster:
     """The dev stack from a copy of the committed stack file, short windows."""
-    stack_file = project_dir / f"Pulumi.{STACK}.yaml"
-    document = yaml.safe_load(stack_file.read_text())
-    config = document["config"]
-    rollback = config["kgot-platform:rollback"]
-    for trigger in ("errorRate", "latency", "cpu"):
-        rollback[trigger]["windowSeconds"] = WINDOW
-    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
-    env = toolchain_env
-    run(["pulumi", "stack", "select", STACK, "--create"], cwd=project_dir, env=env)
-    run(
-        [
-            str(REPO / ".venv/bin/python"),
-            "-m",
-            "kgot_policies.stack_config",
-            STACK,
-            "-o",
-            str(project_dir / "pack-config.json"),
-        ],
-        cwd=project_dir,
-        env={**env, "PYTHONPATH": str(REPO / "policies")},
-    )
-    view = Cluster(project_dir, env, str(config["kgot-platform:namespace"]))
-    view.up()
-    view.wait_pods_ready()
-    # Left deployed: the session's control plane goes with the session (as in
-    # test_rollout_e2e.py), and a destroy here only adds minutes.
-    return view
+    return deploy_dev(project_dir, toolchain_env, short_windows(WINDOW))
 
 
 @pytest.fixture(scope="module")

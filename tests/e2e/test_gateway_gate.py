@@ -16,7 +16,6 @@ import re
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +36,10 @@ PORT = 8080  # the controller's container port (Pulumi.dev.yaml)
 
 
 @pytest.fixture(scope="module")
-def cluster(project_dir: Path, toolchain_env: dict[str, str]) -> Iterator[Cluster]:
-    for view in deployed_dev(project_dir, toolchain_env):
-        gate_reads_the_gateway(project_dir)
-        yield view
+def cluster(project_dir: Path, toolchain_env: dict[str, str]) -> Cluster:
+    view = deployed_dev(project_dir, toolchain_env)
+    gate_reads_the_gateway(project_dir)
+    return view
 
 
 def gate_reads_the_gateway(project_dir: Path) -> None:

@@ -18,7 +18,6 @@ import json
 import math
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,8 +55,8 @@ class Gateway:
 
 
 @pytest.fixture(scope="module")
-def cluster(project_dir: Path, toolchain_env: dict[str, str]) -> Iterator[Cluster]:
-    yield from deployed_dev(project_dir, toolchain_env)
+def cluster(project_dir: Path, toolchain_env: dict[str, str]) -> Cluster:
+    return deployed_dev(project_dir, toolchain_env)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +43,8 @@ FAULTY = "1.2.0"
 
 
 @pytest.fixture(scope="module")
-def cluster(project_dir: Path, toolchain_env: dict[str, str]) -> Iterator[Cluster]:
-    yield from deployed_dev(project_dir, toolchain_env)
+def cluster(project_dir: Path, toolchain_env: dict[str, str]) -> Cluster:
+    return deployed_dev(project_dir, toolchain_env)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """``kgot-rollout release`` on the real node: one command from pre-flight to watch.
 
-One dev stack is deployed for the module (both colours on 1.0.0, short
+The dev stack (dev_cluster.deploy_dev) is set for the module (both colours on 1.0.0, short
 trigger windows) and shared by the tests, in file order, as an operator's
 releases follow each other: a version whose image was never pushed and one
 whose image is unsigned are refused in pre-flight with nothing changed; the
@@ -17,13 +17,13 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from kgot_contract import COLOR_LABEL, parse_image
+from dev_cluster import Cluster, deploy_dev, short_windows
+from kgot_contract import parse_image
 from traffic import LoadRun, route_weights, service_targets, summary
 
 from tests.toolchain_support import REPO, run
@@ -39,32 +39,22 @@ NEVER_PUSHED = "9.9.9"
 # A version whose controller image is in the registry but nobody signed it.
 UNSIGNED = "1.3.0"
 WINDOW = 15
-READY_TIMEOUT = 180
 PHASES = ("preflight", "deploy", "validate", "shift", "watch")
 
 
-class Stack:
-    """The deployed dev stack as the tests look at it."""
+class Stack(Cluster):
+    """The deployed dev stack as the release tests look at it."""
 
-    def __init__(self, project: Path, env: dict[str, str], namespace: str, prometheus: str):
-        self.project, self.env, self.namespace = project, env, namespace
+    def __init__(self, cluster: Cluster, prometheus: str) -> None:
+        super().__init__(cluster.project, cluster.env, cluster.namespace)
         self.prometheus = prometheus
-        self.log_dir = project / "logs" / "deployment"
-
-    def kubectl_json(self, *args: str) -> Any:
-        out = run(
-            ["kubectl", "-n", self.namespace, *args, "-o", "json"], cwd=self.project, env=self.env
-        ).stdout
-        return json.loads(out)
+        self.log_dir = cluster.project / "logs" / "deployment"
 
     def selector(self, service: str = "controller") -> str:
-        return str(self.kubectl_json("get", "service", service)["spec"]["selector"][COLOR_LABEL])
+        return super().selector(service)
 
     def deployments(self) -> dict[str, tuple[str, int]]:
-        return {
-            d["metadata"]["name"]: (d["metadata"]["uid"], d["metadata"]["generation"])
-            for d in self.kubectl_json("get", "deployments")["items"]
-        }
+        return self.deployment_identity()
 
     def updates(self) -> int:
         out = run(
@@ -116,25 +106,6 @@ class Stack:
             weights=lambda: route_weights(self.namespace, "controller", self.env),
         )
 
-    def wait_pods_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            pods = self.kubectl_json("get", "pods")["items"]
-            waiting = [
-                p["metadata"]["name"]
-                for p in pods
-                if p["metadata"].get("deletionTimestamp")
-                or not any(
-                    c["type"] == "Ready" and c["status"] == "True"
-                    for c in p.get("status", {}).get("conditions", [])
-                )
-            ]
-            if pods and not waiting:
-                return
-            if time.monotonic() > deadline:
-                pytest.fail(f"pods not Ready after {READY_TIMEOUT}s: {waiting}")
-            time.sleep(1)
-
 
 def _unsigned_copy(image: str, project: Path, env: dict[str, str]) -> str:
     """A new digest of ``image`` (a label added) pushed beside it, never signed."""
@@ -154,60 +125,25 @@ def _unsigned_copy(image: str, project: Path, env: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(project_dir: Path, toolchain_env: dict[str, str]) -> Iterator[Stack]:
+def stack(project_dir: Path, toolchain_env: dict[str, str]) -> Stack:
     """The dev stack from a copy of the committed file (both colours on 1.0.0), with
     short trigger windows and digests for the two versions pre-flight must refuse."""
-    env = toolchain_env
-    stack_file = project_dir / f"Pulumi.{STACK}.yaml"
-    document = yaml.safe_load(stack_file.read_text())
-    config = document["config"]
-    rollback = config["kgot-platform:rollback"]
-    for trigger in ("errorRate", "latency", "cpu"):
-        rollback[trigger]["windowSeconds"] = WINDOW
-    services = config["kgot-platform:services"]
-    for key in KEYS:
-        digests = services[key]["digests"]
-        digests[NEVER_PUSHED] = "sha256:" + "ab" * 32
-        digests[UNSIGNED] = digests[HEALTHY]
-    controller = services["controller"]
-    controller_image = f"{controller['image']}:{HEALTHY}@{controller['digests'][HEALTHY]}"
-    controller["digests"][UNSIGNED] = _unsigned_copy(controller_image, project_dir, env)
-    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
-    run(["pulumi", "stack", "select", STACK, "--create"], cwd=project_dir, env=env)
-    pack = project_dir / "pack-config.json"
-    run(
-        [
-            str(REPO / ".venv/bin/python"),
-            "-m",
-            "kgot_policies.stack_config",
-            STACK,
-            "-o",
-            str(pack),
-        ],
-        cwd=project_dir,
-        env={**env, "PYTHONPATH": str(REPO / "policies")},
-    )
-    policies = str((project_dir / "policies").resolve())
-    run(
-        [
-            *("pulumi", "up", "--stack", STACK, "--yes", "--non-interactive"),
-            *("--policy-pack", policies, "--policy-pack-config", str(pack)),
-        ],
-        cwd=project_dir,
-        env=env,
-    )
-    namespace = str(config["kgot-platform:namespace"])
-    service = json.loads(
-        run(
-            ["kubectl", "-n", namespace, "get", "service", "prometheus", "-o", "json"],
-            cwd=project_dir,
-            env=env,
-        ).stdout
-    )
-    view = Stack(project_dir, env, namespace, f"http://{service['spec']['clusterIP']}:9090")
-    view.wait_pods_ready()
-    yield view
-    run(["pulumi", "destroy", "--stack", STACK, "--yes"], cwd=project_dir, env=env, check=False)
+
+    def configure(config: dict[str, Any]) -> None:
+        short_windows(WINDOW)(config)
+        services = config["kgot-platform:services"]
+        for key in KEYS:
+            digests = services[key]["digests"]
+            digests[NEVER_PUSHED] = "sha256:" + "ab" * 32
+            digests[UNSIGNED] = digests[HEALTHY]
+        controller = services["controller"]
+        controller_image = f"{controller['image']}:{HEALTHY}@{controller['digests'][HEALTHY]}"
+        controller["digests"][UNSIGNED] = _unsigned_copy(
+            controller_image, project_dir, toolchain_env
+        )
+
+    cluster = deploy_dev(project_dir, toolchain_env, configure)
+    return Stack(cluster, f"http://{cluster.cluster_ip('prometheus')}:9090")
 
 
 def _refused_with_nothing_changed(stack: Stack, version: str, words: Sequence[str]) -> None:

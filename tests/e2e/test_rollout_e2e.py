@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from dev_cluster import deploy_dev
 from kgot_contract import COLOR_LABEL, ROUTING_TYPES
 
 from kgot_rollout._automation import AutomationEngine
 from kgot_rollout._cluster import DeploymentStatus, RoutingObject
 from kgot_rollout._engine import AppliedUpdate, PreviewReport
 from kgot_rollout._exceptions import EngineError
-from kgot_rollout._pack_config import bridge_pack_config
 from kgot_rollout._types import Colour, ExitCode
 from kgot_rollout.cli import Dependencies, run
 
@@ -121,37 +120,25 @@ def deployed(
     toolchain_env: dict[str, str], project_dir: Path
 ) -> Iterator[tuple[dict[str, str], Path, str]]:
     """The dev stack deployed from a project copy, with short trigger windows."""
-    stack_file = project_dir / f"Pulumi.{STACK}.yaml"
-    document = yaml.safe_load(stack_file.read_text())
-    document["config"]["kgot-platform:rollback"] = {
-        "errorRate": {"threshold": 0.05, "windowSeconds": WINDOW},
-        "latency": {"ratio": 2.0, "windowSeconds": WINDOW},
-        "cpu": {"threshold": 0.85, "windowSeconds": WINDOW},
-        "monitoringWindowSeconds": 30,
-        "onMissingData": "hold",
-        "onBreach": "rollback",
-        "customTriggers": [],
-    }
-    stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def configure(config: dict[str, Any]) -> None:
+        config["kgot-platform:rollback"] = {
+            "errorRate": {"threshold": 0.05, "windowSeconds": WINDOW},
+            "latency": {"ratio": 2.0, "windowSeconds": WINDOW},
+            "cpu": {"threshold": 0.85, "windowSeconds": WINDOW},
+            "monitoringWindowSeconds": 30,
+            "onMissingData": "hold",
+            "onBreach": "rollback",
+            "customTriggers": [],
+        }
+
+    # The gates here read the test's own Prometheus and colours, not the pods.
+    cluster = deploy_dev(project_dir, toolchain_env, configure, wait_ready=False)
     env = toolchain_env
-    policies = project_dir / "policies"
-    run_command(["pulumi", "stack", "select", STACK, "--create"], cwd=project_dir, env=env)
-    # The pack's config from the stack file, as every deploy gets it: the dev
-    # stack's gateway Traefik reads Secrets through a role the bridge lists as
-    # reviewed, which the pack's defaults alone refuse.
-    pack_config = bridge_pack_config(STACK, project_dir, project_dir / "pack-config.json")
-    run_command(
-        # The pack by its real path: the language host does not follow the copy's symlink.
-        [
-            *("pulumi", "up", "--stack", STACK, "--yes"),
-            *("--policy-pack", str(policies.resolve()), "--policy-pack-config", str(pack_config)),
-        ],
-        cwd=project_dir,
-        env=env,
-    )
     namespace = run_command(
         ["pulumi", "stack", "output", "namespace", "--stack", STACK], cwd=project_dir, env=env
     ).stdout.strip()
+    assert namespace == cluster.namespace
     with pytest.MonkeyPatch.context() as patch:
         # The Automation API finds the pulumi CLI and its settings in os.environ.
         for key, value in env.items():
