@@ -73,7 +73,15 @@ def gateway(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Gatew
     secret = cluster.json("get", "secret", "kgot-platform-tls")
     cafile = tmp_path_factory.mktemp("gateway") / "ca.crt"
     cafile.write_bytes(base64.b64decode(secret["data"]["tls.crt"]))
-    return Gateway(str(cafile), cluster.env)
+    gateway = Gateway(str(cafile), cluster.env)
+    # The module's deploy moved traffic back from wherever the previous module's
+    # shift left it; Traefik serves that a moment after it accepts the routes.
+    target, active = gateway.target(f"controller.{DOMAIN}"), cluster.selector("controller")
+    wait_for(
+        f"Traefik serving {active} alone",
+        lambda: all(request_once_ok_or_none(target) == active for _ in range(10)),
+    )
+    return gateway
 
 
 def load(gateway: Gateway, host: str, seconds: float, rate: float = RATE) -> LoadRun:
