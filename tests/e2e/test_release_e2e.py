@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dev_cluster import Cluster, deploy_dev, short_windows
+from dev_cluster import Cluster, Prometheus, deploy_dev, short_windows
 from kgot_contract import parse_image
 from traffic import LoadRun, route_weights, service_targets, summary
 
@@ -92,6 +92,25 @@ class Stack(Cluster):
     def history(self) -> list[dict[str, Any]]:
         path = self.log_dir / f"history-{STACK}.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def scrape_trouble(self, colour: str) -> str:
+        """What a health breach of ``colour`` was about: the scrape targets down
+        in the last three minutes, and the namespace's pods with their restarts."""
+        series = Prometheus(self.prometheus).query(
+            f'min_over_time(up{{namespace="{self.namespace}",color="{colour}"}}[3m]) == 0'
+        )
+        labels = [s["metric"] for s in series]
+        down = [f"{m.get('pod')} ({m.get('version')}, {m.get('instance')})" for m in labels]
+        pods = self.kubectl(
+            "get",
+            "pods",
+            "-o",
+            "custom-columns=NAME:.metadata.name,PHASE:.status.phase,"
+            "RESTARTS:.status.containerStatuses[*].restartCount,"
+            "DELETING:.metadata.deletionTimestamp,IP:.status.podIP",
+            check=False,
+        ).stdout
+        return f"targets of {colour} down in the last 3 min: {down or 'none'}\n{pods}"
 
     def load(self, seconds: float) -> LoadRun:
         targets, networks = service_targets(
@@ -250,7 +269,7 @@ def test_a_release_killed_during_its_shift_finishes_when_run_again(stack: Stack)
         answers = load.stop()
     assert killed["status"] == "running"
     assert [p["phase"] for p in killed["phases"]][-1] == "shift"
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr + stack.scrape_trouble(standby)
     record = stack.record()
     assert record["id"] == killed["id"] and record["status"] == "released"
     shift = next(p for p in record["phases"] if p["phase"] == "shift")
