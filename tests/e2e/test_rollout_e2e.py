@@ -33,6 +33,7 @@ from rollout_prometheus import (
     PrometheusServer,
     prometheus_binary,
     running_prometheus,
+    short_rollback,
 )
 
 pytestmark = pytest.mark.e2e
@@ -122,15 +123,7 @@ def deployed(
     """The dev stack deployed from a project copy, with short trigger windows."""
 
     def configure(config: dict[str, Any]) -> None:
-        config["kgot-platform:rollback"] = {
-            "errorRate": {"threshold": 0.05, "windowSeconds": WINDOW},
-            "latency": {"ratio": 2.0, "windowSeconds": WINDOW},
-            "cpu": {"threshold": 0.85, "windowSeconds": WINDOW},
-            "monitoringWindowSeconds": 30,
-            "onMissingData": "hold",
-            "onBreach": "rollback",
-            "customTriggers": [],
-        }
+        config["kgot-platform:rollback"] = short_rollback(WINDOW)
 
     # The gates here read the test's own Prometheus and colours, not the pods.
     cluster = deploy_dev(project_dir, toolchain_env, configure, wait_ready=False)

@@ -28,6 +28,22 @@ from components.settings import kubernetes_name
 from tests.toolchain_support import free_port
 
 BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+def short_rollback(window: int) -> dict[str, object]:
+    """The stack's `rollback` key for a gate on this Prometheus: every trigger
+    window `window` seconds, so a breach is decided within a test."""
+    return {
+        "errorRate": {"threshold": 0.05, "windowSeconds": window},
+        "latency": {"ratio": 2.0, "windowSeconds": window},
+        "cpu": {"threshold": 0.85, "windowSeconds": window},
+        "monitoringWindowSeconds": 30,
+        "onMissingData": "hold",
+        "onBreach": "rollback",
+        "customTriggers": [],
+    }
+
+
 SERVICES = ("controller", "graph_store")
 NAMESPACE = "kgot-dev"
 

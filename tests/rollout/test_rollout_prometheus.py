@@ -22,6 +22,7 @@ from rollout_prometheus import (
     StateMetrics,
     prometheus_binary,
     running_prometheus,
+    short_rollback,
 )
 
 from kgot_rollout._journal import Journal
@@ -86,17 +87,7 @@ class Bench:
 
 
 def _window_config() -> dict[str, object]:
-    return dev_config(
-        rollback={
-            "errorRate": {"threshold": 0.05, "windowSeconds": WINDOW},
-            "latency": {"ratio": 2.0, "windowSeconds": WINDOW},
-            "cpu": {"threshold": 0.85, "windowSeconds": WINDOW},
-            "monitoringWindowSeconds": 30,
-            "onMissingData": "hold",
-            "onBreach": "rollback",
-            "customTriggers": [],
-        }
-    )
+    return dev_config(rollback=short_rollback(WINDOW))
 
 
 @pytest.fixture
