@@ -53,9 +53,6 @@ class Stack(Cluster):
     def selector(self, service: str = "controller") -> str:
         return super().selector(service)
 
-    def deployments(self) -> dict[str, tuple[str, int]]:
-        return self.deployment_identity()
-
     def updates(self) -> int:
         out = run(
             ["pulumi", "stack", "history", "--stack", STACK, "--json"],
@@ -166,13 +163,13 @@ def stack(project_dir: Path, toolchain_env: dict[str, str]) -> Stack:
 
 
 def _refused_with_nothing_changed(stack: Stack, version: str, words: Sequence[str]) -> None:
-    before = (stack.deployments(), stack.selector(), stack.updates())
+    before = (stack.deployment_identity(), stack.selector(), stack.updates())
     done = stack.release(version)
     output = done.stdout + done.stderr
     assert done.returncode == 2, output
     for word in words:
         assert word in output, output
-    assert (stack.deployments(), stack.selector(), stack.updates()) == before
+    assert (stack.deployment_identity(), stack.selector(), stack.updates()) == before
     record = stack.record()
     assert record["status"] == "refused" and record["phases"][0]["outcome"] == "refused"
 

@@ -127,11 +127,7 @@ def deployed(
 
     # The gates here read the test's own Prometheus and colours, not the pods.
     cluster = deploy_dev(project_dir, toolchain_env, configure, wait_ready=False)
-    env = toolchain_env
-    namespace = run_command(
-        ["pulumi", "stack", "output", "namespace", "--stack", STACK], cwd=project_dir, env=env
-    ).stdout.strip()
-    assert namespace == cluster.namespace
+    env, namespace = toolchain_env, cluster.namespace
     with pytest.MonkeyPatch.context() as patch:
         # The Automation API finds the pulumi CLI and its settings in os.environ.
         for key, value in env.items():

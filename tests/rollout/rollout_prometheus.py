@@ -29,6 +29,9 @@ from tests.toolchain_support import free_port
 
 BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
+SERVICES = ("controller", "graph_store")
+NAMESPACE = "kgot-dev"
+
 
 def short_rollback(window: int) -> dict[str, object]:
     """The stack's `rollback` key for a gate on this Prometheus: every trigger
@@ -42,10 +45,6 @@ def short_rollback(window: int) -> dict[str, object]:
         "onBreach": "rollback",
         "customTriggers": [],
     }
-
-
-SERVICES = ("controller", "graph_store")
-NAMESPACE = "kgot-dev"
 
 
 @dataclass
